@@ -1,0 +1,36 @@
+# The kit's commands. `make assign` builds everything from the master notebooks; `make test` proves it.
+# Both create the virtualenv and install the pinned dependencies first, so a fresh clone needs nothing else.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Rebuilt whenever the pins or the package metadata change.
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install assign test clean
+
+help:
+	@echo "make assign   build student/, solutions/ and autograder/ from assignments/ (installs first)"
+	@echo "make test     run the test suite, which grades real notebooks with otter run (installs first)"
+	@echo "make install  create $(VENV) and install the pinned dependencies"
+	@echo "make clean    remove the virtualenv and build leftovers (not the committed student notebook)"
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.txt pyproject.toml
+	@echo "[install] creating $(VENV) and installing pinned dependencies (requirements.txt)"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# the kit's own package, editable, so otter's grading process can load its plugin
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
+	touch $@
+
+assign: install
+	$(PY) -m instructor.assign
+
+test: install
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,8 @@
+"""Shared code for the "Regression and Classification with Fully Connected Neural Networks" kit.
+
+- ``fcnn_kit.data``: the lesson's two data-generating processes.
+- ``fcnn_kit.training``: the training helpers the notebook calls.
+- ``fcnn_kit.plots``: the lesson's plots (fitted curve, decision regions).
+- ``fcnn_kit.grading``: thresholds, held-out metrics and the checks behind every test.
+- ``fcnn_kit.otter_plugin``: the otter-grader plugin that seeds torch at grading time.
+"""

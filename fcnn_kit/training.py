@@ -1,0 +1,83 @@
+"""Training helpers the notebook calls: the lesson's training loop, packaged once.
+
+Both helpers record the epochs they ran on the model (``model.trained_epochs``) so that the checks
+can enforce the exercises' training budget with a clear message.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn, optim
+
+OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam}
+
+
+def _make_optimizer(model: nn.Module, name: str, lr: float) -> optim.Optimizer:
+    try:
+        return OPTIMIZERS[name.lower()](model.parameters(), lr=lr)
+    except KeyError:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, not {name!r}") from None
+
+
+def _train(model, x, y, loss_fn, loss_name, num_epochs, lr, optimizer, reporting_interval) -> list[float]:
+    opt = _make_optimizer(model, optimizer, lr)
+    losses = []
+    for epoch in range(num_epochs):
+        opt.zero_grad()  # gradients accumulate unless cleared
+        loss = loss_fn(model(x).squeeze(-1), y)  # forward pass
+        loss.backward()  # backward pass: gradient of the loss w.r.t. every parameter
+        opt.step()  # w <- w - lr * dL/dw (or Adam's variant of it)
+        losses.append(loss.item())
+        if reporting_interval and epoch % reporting_interval == 0:
+            print(f"Epoch {epoch + 1}. {loss_name} = {loss.item():0.3f}")
+    model.trained_epochs = getattr(model, "trained_epochs", 0) + num_epochs
+    return losses
+
+
+def train_regression_model(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_epochs: int = 1000,
+    lr: float = 0.01,
+    optimizer: str = "sgd",
+    reporting_interval: int = 100,
+) -> list[float]:
+    """Fit ``model`` to ``(x, y)`` by full-batch gradient descent on the mean squared error.
+
+    Args:
+        model: maps ``x`` of shape ``(n, 1)`` to ``(n, 1)`` or ``(n,)`` predictions.
+        x, y: training inputs ``(n, 1)`` and targets ``(n,)``.
+        num_epochs: number of gradient steps (each one sees all the training data).
+        lr: learning rate.
+        optimizer: ``"sgd"`` (as in the lesson) or ``"adam"``.
+        reporting_interval: print the loss every this many epochs (0 to stay quiet).
+
+    Returns:
+        The training loss at every epoch.
+    """
+    return _train(model, x, y, F.mse_loss, "MSE Loss", num_epochs, lr, optimizer, reporting_interval)
+
+
+def train_classification_model(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_epochs: int = 1000,
+    lr: float = 0.01,
+    optimizer: str = "sgd",
+    reporting_interval: int = 100,
+) -> list[float]:
+    """Fit ``model`` to ``(x, y)`` by full-batch gradient descent on the binary cross-entropy.
+
+    ``model`` must end in ``nn.Sigmoid()`` so that it outputs probabilities. The loss is PyTorch's
+    ``binary_cross_entropy``, which clamps ``log(p)`` at -100: the lesson's hand-written
+    ``-y log(p) - (1-y) log(1-p)`` turns NaN as soon as a probability rounds to exactly 0 or 1,
+    which happens often with Adam.
+
+    Args and return value as for :func:`train_regression_model`; ``y`` may be boolean.
+    """
+    return _train(
+        model, x, y.float(), F.binary_cross_entropy, "CE Loss", num_epochs, lr, optimizer, reporting_interval
+    )
