@@ -1,0 +1,41 @@
+"""End-to-end grading: real notebooks, graded by the real ``otter run`` with the freshly built zip."""
+
+from __future__ import annotations
+
+import pytest
+
+PUBLIC_POINTS, TOTAL_POINTS = 1, 5
+
+
+def test_solutions_notebook_gets_full_marks(kit, grade):
+    graded = grade(kit.solutions_notebook)
+    for question in ("q_regression", "q_classification"):
+        assert graded.score(question) == TOTAL_POINTS, graded.output(question)
+        assert "generalises to new data" in graded.output(question)
+
+
+def test_untouched_student_notebook_scores_zero_and_still_has_results(kit, grade):
+    graded = grade(kit.student_dir / "fcnn.ipynb")
+    for question, name in (("q_regression", "just_right_regressor"), ("q_classification", "just_right_classifier")):
+        assert graded.score(question) == 0
+        assert f"`{name}` is still the placeholder `...`" in graded.output(question)
+
+
+def test_linear_regressor_and_underfit_classifier_fail_their_hidden_tests(make_submission, grade):
+    graded = grade(make_submission(q_regression="linear_regressor", q_classification="underfit_classifier"))
+    # the public checks pass (the models exist and were trained); only the held-out tests fail
+    assert graded.score("q_regression") == PUBLIC_POINTS
+    assert graded.score("q_classification") == PUBLIC_POINTS
+    assert "Held-out MSE" in graded.output("q_regression")
+    assert "model bias" in graded.output("q_regression")
+    assert "Held-out accuracy" in graded.output("q_classification")
+    assert "model bias" in graded.output("q_classification")
+
+
+@pytest.mark.slow
+def test_overfit_regressor_and_classifier_fail_their_hidden_tests(make_submission, grade):
+    graded = grade(make_submission(q_regression="overfit_regressor", q_classification="overfit_classifier"))
+    assert graded.score("q_regression") == PUBLIC_POINTS
+    assert graded.score("q_classification") == PUBLIC_POINTS
+    assert "overfitting" in graded.output("q_regression")
+    assert "overfitting" in graded.output("q_classification")

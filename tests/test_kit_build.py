@@ -1,0 +1,112 @@
+"""The generated kit: fresh, free of answers and secrets, and laid out as Gradescope and students need."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+
+import nbformat
+import pytest
+import yaml
+
+from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of
+from instructor.assign import REPO
+
+STUDENT_DIR = REPO / "student" / ASSIGNMENT
+DEMO_MARKERS = ("50_000", "30_000", "FuncAnimation", "10_000, 1000")
+
+
+def files_under(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_committed_student_files_are_not_stale(kit):
+    committed, rebuilt = files_under(STUDENT_DIR), files_under(kit.student_dir)
+    assert sorted(committed) == sorted(rebuilt), "student/ has different files than a rebuild: run `make assign`"
+    stale = [str(path) for path in rebuilt if committed[path] != rebuilt[path]]
+    assert not stale, f"stale generated files (run `make assign` and commit): {stale}"
+
+
+def heldout_seeds(kit) -> list[str]:
+    with zipfile.ZipFile(kit.autograder_zip) as zf:
+        tests = "".join(zf.read(n).decode() for n in zf.namelist() if n.startswith("tests/"))
+    return re.findall(r"heldout_seed=([0-9_]+)", tests)
+
+
+def solution_lines(master) -> list[str]:
+    """The lines inside the master's ``# BEGIN SOLUTION`` blocks that appear nowhere else in it."""
+    inside_lines, outside_lines, inside = [], set(), False
+    for cell in master.cells:
+        for line in cell.source.splitlines() if cell.cell_type == "code" else []:
+            if line.strip().startswith("# BEGIN SOLUTION"):
+                inside = True
+            elif line.strip().startswith("# END SOLUTION"):
+                inside = False
+            else:
+                (inside_lines.append if inside else outside_lines.add)(line.strip())
+    return [line for line in inside_lines if len(line) > 3 and line not in outside_lines]
+
+
+def test_student_files_hold_no_solution_hidden_test_or_heldout_seed(kit, master_notebook):
+    seeds = heldout_seeds(kit)
+    assert len(seeds) == 2, "expected one held-out seed per exercise in the autograder's tests"
+    answers = solution_lines(master_notebook)
+    assert answers, "found no solution lines in the master notebook"
+    for path, content in files_under(STUDENT_DIR).items():
+        text = content.decode()
+        for seed in seeds:
+            assert seed not in text and seed.replace("_", "") not in text, f"held-out seed in student/{path}"
+        for secret in ("assess_regressor(", "assess_classifier(", "hidden: true", "hidden=True"):
+            if path.parts[0] != "fcnn_kit":  # the package defines the assessments; only tests and notebook matter
+                assert secret not in text, f"hidden test ({secret!r}) in student/{path}"
+    student_nb = (STUDENT_DIR / f"{ASSIGNMENT}.ipynb").read_text()
+    leaked = [line for line in answers if line in student_nb]
+    assert not leaked, f"solution lines in the student notebook: {leaked}"
+
+
+def test_demo_cells_are_skipped_at_grading_and_exercise_cells_are_not():
+    nb = nbformat.read(STUDENT_DIR / f"{ASSIGNMENT}.ipynb", as_version=4)
+    skipped = [c for c in nb.cells if "otter_ignore" in c.metadata.get("tags", [])]
+    graded = [c for c in nb.cells if c.cell_type == "code" and c not in skipped]
+    for marker in DEMO_MARKERS:
+        assert any(marker in c.source for c in skipped), f"no skipped demo cell contains {marker!r}"
+        assert not any(marker in c.source for c in graded), f"a graded cell runs the demo {marker!r}"
+    for name in GRADED_NAMES.values():
+        assert [c for c in graded if answer_cell_of(c, name)], f"the exercise cell binding {name} would be skipped"
+    # everything the exercises use is defined in cells that run at grading time
+    for needed in ("lesson_data()", "def train_and_test_regression_model", "def train_and_test_classification_model"):
+        assert any(needed in c.source for c in graded), f"{needed} is only defined in a skipped cell"
+
+
+def test_export_cell_builds_the_zip_without_latex():
+    nb = nbformat.read(STUDENT_DIR / f"{ASSIGNMENT}.ipynb", as_version=4)
+    (export,) = [c for c in nb.cells if "grader.export(" in c.source]
+    assert "pdf=False" in export.source
+
+
+@pytest.fixture(scope="module")
+def zip_contents(kit):
+    with zipfile.ZipFile(kit.autograder_zip) as zf:
+        return {name: zf.read(name).decode() for name in zf.namelist()}
+
+
+def test_autograder_zip_pins_a_cpu_only_python_311_environment(zip_contents):
+    env = zip_contents["environment.yml"]
+    assert "python=3.11" in env
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in env
+    assert "torch==2.13.0+cpu" in env
+    (pip,) = [dep["pip"] for dep in yaml.safe_load(env)["dependencies"] if isinstance(dep, dict)]
+    unpinned = [req for req in pip if not req.startswith("--") and "==" not in req]
+    assert not unpinned, f"unpinned pip packages in the grading environment: {unpinned}"
+
+
+def test_autograder_zip_seeds_torch_and_can_import_its_plugin(zip_contents):
+    config = json.loads(zip_contents["otter_config.json"])
+    assert {"fcnn_kit.otter_plugin.SeedTorch": {"seed": 42}} in config["plugins"]
+    assert config["seed"] == 42  # otter's own numpy / random seeding
+    # Gradescope runs /autograder/source/run_otter.py: the zip's root is on the grader's sys.path
+    assert "fcnn_kit/otter_plugin.py" in zip_contents
+    # and the student's kernel imports the package from beside the notebook
+    assert "files/fcnn_kit/grading.py" in zip_contents
+    assert {"tests/q_regression.py", "tests/q_classification.py"} <= set(zip_contents)
