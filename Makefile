@@ -7,11 +7,12 @@ PY     := $(VENV)/bin/python
 # Rebuilt whenever the pins or the package metadata change.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install assign test clean
+.PHONY: help install assign test bench clean
 
 help:
 	@echo "make assign   build student/, solutions/ and autograder/ from assignments/ (installs first)"
 	@echo "make test     run the test suite, which grades real notebooks with otter run (installs first)"
+	@echo "make bench    time and measure building, grading and running the notebook (about 5 minutes)"
 	@echo "make install  create $(VENV) and install the pinned dependencies"
 	@echo "make clean    remove the virtualenv and build leftovers (not the committed student notebook)"
 
@@ -30,6 +31,9 @@ assign: install
 
 test: install
 	$(PY) -m pytest
+
+bench: install
+	$(PY) -m instructor.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -128,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="assignments to build (default: all under assignments/)")
     parser.add_argument("--no-self-check", action="store_true", help="skip otter's grading of the solutions")
+    parser.add_argument("--out", type=pathlib.Path, default=REPO, help="where to write (default: this repository)")
     args = parser.parse_args(argv)
     for name in args.names or assignment_names():
-        build(name, self_check=not args.no_self_check)
+        build(name, out_root=args.out.resolve(), self_check=not args.no_self_check)
     return 0
 
 

@@ -15,7 +15,7 @@ from fcnn_kit.grading import (
     check_regressor,
     predict,
 )
-from fcnn_kit.otter_plugin import SeedTorch
+from fcnn_kit.otter_plugins import LeanKernel, SeedTorch
 from fcnn_kit.training import train_classification_model, train_regression_model
 
 DATA = lesson_data()
@@ -112,3 +112,15 @@ def test_seed_torch_plugin_seeds_every_code_cell_but_cell_magics():
     seeded = SeedTorch("sub.ipynb", {}, {"seed": 7}).before_execution(nb)
     assert seeded.cells[0].source.splitlines()[0].endswith("manual_seed(7)")
     assert seeded.cells[1].source == "text" and seeded.cells[2].source.startswith("%%time")
+
+
+def test_lean_kernel_starts_with_one_thread_no_figures_and_no_iri_grammar(monkeypatch):
+    from nbclient import NotebookClient
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "IPYTHONDIR"):
+        monkeypatch.delenv(var, raising=False)  # restored after the test
+    LeanKernel("sub.ipynb", {}, {}).before_grading(None)
+    probe = "import sys, torch, matplotlib, otter\nprint(torch.get_num_threads(), matplotlib.get_backend(), sys.modules.get('rfc3987_syntax'))"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    assert nb.cells[0].outputs[0]["text"].split() == ["1", "agg", "None"]

@@ -103,10 +103,11 @@ def test_autograder_zip_pins_a_cpu_only_python_311_environment(zip_contents):
 
 def test_autograder_zip_seeds_torch_and_can_import_its_plugin(zip_contents):
     config = json.loads(zip_contents["otter_config.json"])
-    assert {"fcnn_kit.otter_plugin.SeedTorch": {"seed": 42}} in config["plugins"]
+    assert {"fcnn_kit.otter_plugins.SeedTorch": {"seed": 42}} in config["plugins"]
+    assert "fcnn_kit.otter_plugins.LeanKernel" in config["plugins"]
     assert config["seed"] == 42  # otter's own numpy / random seeding
     # Gradescope runs /autograder/source/run_otter.py: the zip's root is on the grader's sys.path
-    assert "fcnn_kit/otter_plugin.py" in zip_contents
+    assert "fcnn_kit/otter_plugins.py" in zip_contents
     # and the student's kernel imports the package from beside the notebook
     assert "files/fcnn_kit/grading.py" in zip_contents
     assert {"tests/q_regression.py", "tests/q_classification.py"} <= set(zip_contents)

@@ -4,5 +4,5 @@
 - ``fcnn_kit.training``: the training helpers the notebook calls.
 - ``fcnn_kit.plots``: the lesson's plots (fitted curve, decision regions).
 - ``fcnn_kit.grading``: thresholds, held-out metrics and the checks behind every test.
-- ``fcnn_kit.otter_plugin``: the otter-grader plugin that seeds torch at grading time.
+- ``fcnn_kit.otter_plugins``: otter-grader plugins: seed torch, keep the grading kernel lean.
 """
