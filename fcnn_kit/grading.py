@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .data import NOISE_SD, lesson_data, sample_classification, sample_regression
+from .networks import NotANetwork, rebuild
 
 # ---------------------------------------------------------------------------------------------
 # Thresholds: the one place they live. Provisional values from the foundation issue's measurements
@@ -244,3 +245,25 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
             "enough (model bias). Add hidden units, or train for more epochs."
         )
     return Assessment(False, summary + " " + advice, metrics)
+
+
+def assess(task: str, name: str, description: dict | None, heldout_seed: int) -> Assessment:
+    """Hidden test of a network described by :func:`fcnn_kit.networks.describe` (``None``: never described).
+
+    This is what the grading process runs: it rebuilds the network from allowed layers, so nothing
+    the notebook did to its own kernel changes the measurement.
+    """
+    if description is None:
+        return Assessment(
+            False,
+            f"`{name}` could not be graded: the notebook stopped before its end (it crashed or ran out of time). "
+            "Restart the kernel and run all cells to find the problem.",
+        )
+    if "error" in description:
+        return Assessment(False, description["error"])
+    try:
+        model = rebuild(description, name)
+    except NotANetwork as e:
+        return Assessment(False, str(e))
+    measure = {"regression": assess_regressor, "classification": assess_classifier}[task]
+    return measure(model, heldout_seed)

@@ -29,9 +29,11 @@ def test_committed_student_files_are_not_stale(kit):
 
 
 def heldout_seeds(kit) -> list[str]:
+    """The held-out seeds, from the HeldOutGrading plugin's configuration in the autograder zip."""
     with zipfile.ZipFile(kit.autograder_zip) as zf:
-        tests = "".join(zf.read(n).decode() for n in zf.namelist() if n.startswith("tests/"))
-    return re.findall(r"heldout_seed=([0-9_]+)", tests)
+        config = json.loads(zf.read("otter_config.json"))
+    (plugin,) = [p["fcnn_kit.otter_plugins.HeldOutGrading"] for p in config["plugins"] if "fcnn_kit.otter_plugins.HeldOutGrading" in p]
+    return [str(q["heldout_seed"]) for q in plugin["questions"].values()]
 
 
 def solution_lines(master) -> list[str]:
@@ -57,9 +59,8 @@ def test_student_files_hold_no_solution_hidden_test_or_heldout_seed(kit, master_
         text = content.decode()
         for seed in seeds:
             assert seed not in text and seed.replace("_", "") not in text, f"held-out seed in student/{path}"
-        for secret in ("assess_regressor(", "assess_classifier(", "hidden: true", "hidden=True"):
-            if path.parts[0] != "fcnn_kit":  # the package defines the assessments; only tests and notebook matter
-                assert secret not in text, f"hidden test ({secret!r}) in student/{path}"
+        for secret in ("test_regressor_heldout_mse", "test_classifier_heldout", "hidden: true", "hidden=True"):
+            assert secret not in text, f"hidden test ({secret!r}) in student/{path}"
     student_nb = (STUDENT_DIR / f"{ASSIGNMENT}.ipynb").read_text()
     leaked = [line for line in answers if line in student_nb]
     assert not leaked, f"solution lines in the student notebook: {leaked}"
