@@ -22,6 +22,7 @@ import pathlib
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,7 +59,18 @@ def _tree_memory(proc: psutil.Process) -> int:
     return total
 
 
-def measure(label: str, cmd: list[str], cwd: pathlib.Path | None = None, note: str = "") -> Measurement:
+def measure(label: str, cmd: list[str], cwd: pathlib.Path | None = None, note: str = "", repeat: int = 1) -> Measurement:
+    """Run ``cmd`` ``repeat`` times and report the median of each figure (runs here vary by +-20 %)."""
+    runs = [_measure_once(label, cmd, cwd) for _ in range(repeat)]
+    median = statistics.median
+    if repeat > 1:
+        note = f"{note}; median of {repeat}" if note else f"median of {repeat}"
+    return Measurement(
+        label, median(r.wall_s for r in runs), median(r.cpu_s for r in runs), median(r.peak_mb for r in runs), note
+    )
+
+
+def _measure_once(label: str, cmd: list[str], cwd: pathlib.Path | None) -> Measurement:
     """Run ``cmd`` to completion and measure its whole process tree; fail loudly if it fails."""
     print(f"[bench] {label} ...", flush=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -78,7 +90,7 @@ def measure(label: str, cmd: list[str], cwd: pathlib.Path | None = None, note: s
             sys.exit(f"[bench] {label} failed (exit {proc.returncode}):\n{log.read().decode()[-4000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    row = Measurement(label, wall, cpu, peak / 2**20, note)
+    row = Measurement(label, wall, cpu, peak / 2**20)
     print(f"[bench]   {wall:.1f} s wall, {cpu:.1f} s CPU, {row.peak_mb:.0f} MB peak", flush=True)
     return row
 
@@ -115,9 +127,11 @@ def run_benchmarks(work: pathlib.Path) -> list[Measurement]:
     student = kit / "student" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     graded = work / "graded"
     graded.mkdir()
-    rows.append(measure("grade the solutions", otter_run(zip_path, solutions, graded), note="demo cells skipped"))
-    rows.append(measure("grade the solutions, one core", otter_run(zip_path, solutions, graded, cpus="0"), note="`taskset -c 0`"))
-    rows.append(measure("grade the untouched student notebook", otter_run(zip_path, student, graded)))
+    rows.append(measure("grade the solutions", otter_run(zip_path, solutions, graded), note="demo cells skipped", repeat=3))
+    rows.append(
+        measure("grade the solutions, one core", otter_run(zip_path, solutions, graded, cpus="0"), note="`taskset -c 0`", repeat=3)
+    )
+    rows.append(measure("grade the untouched student notebook", otter_run(zip_path, student, graded), repeat=3))
     baseline = without_skip_markers(solutions, work / "baseline" / f"{ASSIGNMENT}.ipynb")
     rows.append(measure("baseline: grade the solutions, nothing skipped", otter_run(zip_path, baseline, graded), note="every demo cell runs"))
 
