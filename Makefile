@@ -7,11 +7,12 @@ PY     := $(VENV)/bin/python
 # Rebuilt whenever the pins or the package metadata change.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install assign test bench clean
+.PHONY: help install assign test bench grade clean
 
 help:
 	@echo "make assign   build student/, solutions/ and autograder/ from assignments/ (installs first)"
 	@echo "make test     run the test suite, which grades real notebooks with otter run (installs first)"
+	@echo "make grade SUBMISSIONS=DIR   grade a folder of submissions: DIR/graded/grades.csv and report.md"
 	@echo "make bench    time and measure building, grading and running the notebook (about 5 minutes)"
 	@echo "make install  create $(VENV) and install the pinned dependencies"
 	@echo "make clean    remove the virtualenv and build leftovers (not the committed student notebook)"
@@ -31,6 +32,10 @@ assign: install
 
 test: install
 	$(PY) -m pytest
+
+grade: install
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/to/folder"; exit 2; }
+	$(PY) -m instructor.grade "$(SUBMISSIONS)"
 
 bench: install
 	$(PY) -m instructor.bench

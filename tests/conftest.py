@@ -54,9 +54,15 @@ class Graded:
 
 @pytest.fixture(scope="session")
 def grade(kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory):
-    """Grade a submission file with ``otter run`` and the built zip; return its results."""
+    """Grade a submission file with ``otter run`` and the built zip; return its results (once per file)."""
+    graded: dict[pathlib.Path, Graded] = {}
 
     def _grade(submission: pathlib.Path) -> Graded:
+        if submission not in graded:
+            graded[submission] = _run_otter(submission)
+        return graded[submission]
+
+    def _run_otter(submission: pathlib.Path) -> Graded:
         out = tmp_path_factory.mktemp("graded")
         proc = subprocess.run(
             [sys.executable, "-m", "otter", "run", "-a", str(kit.autograder_zip), "-o", str(out), str(submission)],
@@ -79,7 +85,15 @@ def make_submission(kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory)
     ``tests/submissions/linear_regressor.py`` and leaves the other exercise untouched, as a student would.
     """
 
+    made: dict[tuple, pathlib.Path] = {}
+
     def _make(**answers: str) -> pathlib.Path:
+        key = tuple(sorted(answers.items()))
+        if key not in made:
+            made[key] = _write(answers)
+        return made[key]
+
+    def _write(answers: dict[str, str]) -> pathlib.Path:
         nb = nbformat.read(kit.student_dir / f"{ASSIGNMENT}.ipynb", as_version=4)
         for question, snippet in answers.items():
             (cell,) = [c for c in nb.cells if answer_cell_of(c, GRADED_NAMES[question])]

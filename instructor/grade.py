@@ -1,0 +1,200 @@
+"""Grade a folder of submissions with the kit's autograder zip and the real ``otter run``.
+
+    python -m instructor.grade SUBMISSIONS [--out DIR] [--jobs N] [--timeout SECONDS]
+    make grade SUBMISSIONS=path/to/folder
+
+Every ``.ipynb`` and ``.zip`` in the folder (what students hand in, or what ``grader.export()``
+writes) is graded exactly as Gradescope grades it, several at a time. One bad submission never stops
+the batch: it gets a row with score 0 and the reason. Writes ``DIR/grades.csv`` (one row per
+submission, one column per question, the held-out metrics) and ``DIR/report.md`` with its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from fcnn_kit.grading import (
+    CLASSIFICATION_MAX_CROSS_ENTROPY,
+    CLASSIFICATION_MIN_ACCURACY,
+    REGRESSION_MAX_IN_RANGE_MSE,
+    parse_metrics,
+)
+from instructor.assign import REPO, build
+
+ASSIGNMENT = "fcnn"
+METRICS = ["heldout_mse_in_range", "heldout_mse", "heldout_accuracy", "heldout_cross_entropy"]
+SUBMISSION_SUFFIXES = {".ipynb", ".zip"}
+
+
+@dataclass
+class Grade:
+    """One submission's outcome, as Gradescope would record it."""
+
+    submission: str
+    score: float = 0.0
+    possible: float = 0.0
+    questions: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (score, max)
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+
+def grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: float) -> Grade:
+    """Grade one file with ``otter run``; never raises: failures become a ``Grade`` with an error."""
+    try:
+        return _grade_one(submission, autograder_zip, timeout)
+    except Exception as e:  # one bad submission must not stop the batch
+        return Grade(submission.name, error=f"the batch grader failed on this file: {type(e).__name__}: {e}")
+
+
+def _grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: float) -> Grade:
+    grade = Grade(submission.name)
+    with tempfile.TemporaryDirectory(prefix="grade-") as out:
+        cmd = [sys.executable, "-m", "otter", "run", "-a", str(autograder_zip), "-o", out, str(submission)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            grade.error = f"grading took longer than {timeout:.0f} s and was stopped"
+            return grade
+        results_file = pathlib.Path(out) / "results.json"
+        if not results_file.exists():
+            last_line = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            grade.error = f"otter wrote no results (exit {proc.returncode}): {last_line[0]}"
+            return grade
+        results = json.loads(results_file.read_text())
+    for test in results.get("tests", []):
+        if "max_score" in test:
+            grade.questions[test["name"]] = (float(test.get("score", 0)), float(test["max_score"]))
+            grade.metrics.update(parse_metrics(test.get("output", "")))
+        elif test.get("name") in {"Autograder Error", "Autograder Failed"}:
+            grade.error = test.get("output", "").strip().splitlines()[-1]
+    grade.score = float(results.get("score", sum(s for s, _ in grade.questions.values())))
+    grade.possible = sum(m for _, m in grade.questions.values())
+    return grade
+
+
+def grade_folder(folder: pathlib.Path, autograder_zip: pathlib.Path, jobs: int, timeout: float) -> list[Grade]:
+    """Grade every submission in ``folder``, ``jobs`` at a time, with a progress bar."""
+    submissions = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUBMISSION_SUFFIXES)
+    grades = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(grade_one, s, autograder_zip, timeout) for s in submissions]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="submission"):
+            grades.append(future.result())
+    possible = max((g.possible for g in grades), default=0.0)
+    for g in grades:
+        g.possible = g.possible or possible  # a submission that could not be graded still scored 0 of the total
+    return sorted(grades, key=lambda g: g.submission)
+
+
+def write_csv(grades: list[Grade], path: pathlib.Path) -> None:
+    questions = sorted({q for g in grades for q in g.questions})
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["submission", "score", "possible", *questions, *METRICS, "error"])
+        for g in grades:
+            writer.writerow(
+                [g.submission, g.score, g.possible, *(g.questions.get(q, ("", ""))[0] for q in questions),
+                 *(g.metrics.get(m, "") for m in METRICS), g.error]
+            )
+
+
+def write_report(grades: list[Grade], out: pathlib.Path) -> None:
+    """``report.md`` with three figures: scores, pass rates per question, held-out metrics against the pass marks."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    questions = sorted({q for g in grades for q in g.questions})
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist([g.score for g in grades], bins=range(0, int(max([g.possible for g in grades] + [1])) + 2), align="left", rwidth=0.8)
+    ax.set_xlabel("score")
+    ax.set_ylabel("submissions")
+    ax.set_title("Scores")
+    fig.tight_layout()
+    fig.savefig(out / "scores.png", dpi=100)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    rates = [sum(g.questions.get(q, (0, 1))[0] == g.questions.get(q, (0, 1))[1] for g in grades) / len(grades) for q in questions]
+    ax.bar(questions, rates)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share with full marks")
+    ax.set_title("Pass rate per question")
+    fig.tight_layout()
+    fig.savefig(out / "pass_rates.png", dpi=100)
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    mses = [g.metrics["heldout_mse_in_range"] for g in grades if "heldout_mse_in_range" in g.metrics]
+    left.hist(mses, bins=20)
+    left.axvline(REGRESSION_MAX_IN_RANGE_MSE, color="red", linestyle="--", label=f"pass mark {REGRESSION_MAX_IN_RANGE_MSE}")
+    left.set_xlabel("held-out MSE inside the training x-range")
+    left.set_ylabel("submissions")
+    left.legend()
+    clf = [g for g in grades if "heldout_accuracy" in g.metrics]
+    right.scatter([g.metrics["heldout_accuracy"] for g in clf], [g.metrics["heldout_cross_entropy"] for g in clf])
+    right.axvline(CLASSIFICATION_MIN_ACCURACY, color="red", linestyle="--")
+    right.axhline(CLASSIFICATION_MAX_CROSS_ENTROPY, color="red", linestyle="--")
+    right.set_xlabel("held-out accuracy (pass: right of the line)")
+    right.set_ylabel("held-out cross-entropy (pass: below)")
+    fig.suptitle("Held-out metrics against the pass marks")
+    fig.tight_layout()
+    fig.savefig(out / "heldout_metrics.png", dpi=100)
+    plt.close("all")
+
+    errored = [g for g in grades if g.error]
+    lines = [
+        f"# Grading report: {len(grades)} submissions",
+        "",
+        f"Mean score {sum(g.score for g in grades) / max(len(grades), 1):.2f}; per submission in `grades.csv`.",
+        "",
+        "![scores](scores.png)",
+        "",
+        "![pass rates](pass_rates.png)",
+        "",
+        "![held-out metrics](heldout_metrics.png)",
+        "",
+        f"## Submissions that could not be graded ({len(errored)})",
+        "",
+        *([f"- `{g.submission}`: {g.error}" for g in errored] or ["None."]),
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", type=pathlib.Path, help="folder of .ipynb / .zip submissions")
+    parser.add_argument("--out", type=pathlib.Path, help="where to write grades.csv and report.md (default: SUBMISSIONS/graded)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: one per core)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds before one submission's grading is stopped")
+    parser.add_argument("--autograder", type=pathlib.Path, help="the autograder zip (default: the one `make assign` builds)")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder")
+    autograder_zip = args.autograder or REPO / "autograder" / ASSIGNMENT / f"{ASSIGNMENT}-autograder.zip"
+    if not autograder_zip.exists():
+        print("[grade] no autograder zip yet: building the kit first", flush=True)
+        build(ASSIGNMENT)
+    out = args.out or args.submissions / "graded"
+    out.mkdir(parents=True, exist_ok=True)
+    grades = grade_folder(args.submissions, autograder_zip, args.jobs, args.timeout)
+    write_csv(grades, out / "grades.csv")
+    write_report(grades, out)
+    print(f"[grade] {len(grades)} submissions, {sum(bool(g.error) for g in grades)} could not be graded")
+    print(f"[grade] wrote {out / 'grades.csv'} and {out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
