@@ -1,8 +1,9 @@
 """Grading logic: the thresholds, held-out metrics and the checks behind every test.
 
-The public checks (``check_*``) run in the student's notebook through ``grader.check``; the hidden
-assessments (``assess_*``) run at grading time on held-out data drawn from the lesson's generating
-process with a seed that only the hidden tests know.
+The public checks (``check_*``) run in the student's notebook through ``grader.check``. The hidden
+assessments (``assess*``) run in the autograder's own process (see ``HeldOutGrading`` in
+``otter_plugins.py``), on held-out data drawn from the lesson's generating process with seeds that
+only the autograder's configuration holds.
 """
 
 from __future__ import annotations

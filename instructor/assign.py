@@ -109,8 +109,8 @@ def _write_autograder_zip(otter_zip: pathlib.Path, package: pathlib.Path, dest: 
     """Copy otter's zip to ``dest`` with the package added at the zip's root.
 
     Otter puts support files under ``files/`` (copied next to the notebook, so the student's kernel
-    imports them), but the grading process itself must import the package too: it loads the torch
-    seeding plugin by name. On Gradescope that process runs ``/autograder/source/run_otter.py``, so the
+    imports them), but the grading process itself must import the package too: it loads the kit's
+    otter plugins by name. On Gradescope that process runs ``/autograder/source/run_otter.py``, so the
     zip's root is on its ``sys.path``.
     """
     with zipfile.ZipFile(otter_zip) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:

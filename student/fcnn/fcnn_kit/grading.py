@@ -1,8 +1,9 @@
 """Grading logic: the thresholds, held-out metrics and the checks behind every test.
 
-The public checks (``check_*``) run in the student's notebook through ``grader.check``; the hidden
-assessments (``assess_*``) run at grading time on held-out data drawn from the lesson's generating
-process with a seed that only the hidden tests know.
+The public checks (``check_*``) run in the student's notebook through ``grader.check``. The hidden
+assessments (``assess*``) run in the autograder's own process (see ``HeldOutGrading`` in
+``otter_plugins.py``), on held-out data drawn from the lesson's generating process with seeds that
+only the autograder's configuration holds.
 """
 
 from __future__ import annotations
@@ -267,3 +268,21 @@ def assess(task: str, name: str, description: dict | None, heldout_seed: int) ->
         return Assessment(False, str(e))
     measure = {"regression": assess_regressor, "classification": assess_classifier}[task]
     return measure(model, heldout_seed)
+
+
+# How the numbers appear in the hidden tests' messages above; kept beside them so that a batch report
+# (instructor/grade.py) reads exactly what students read.
+_METRIC_PATTERNS = {
+    "heldout_mse_in_range": r"inside the training x-range: ([0-9]+\.?[0-9]*)",
+    "heldout_mse": r"Over all [0-9,]+ held-out points: ([0-9]+\.?[0-9]*)",
+    "heldout_accuracy": r"Held-out accuracy on [0-9,]+ new points: ([0-9]+\.?[0-9]*)",
+    "heldout_cross_entropy": r"held-out cross-entropy: ([0-9]+\.?[0-9]*)",
+}
+
+
+def parse_metrics(feedback: str) -> dict[str, float]:
+    """The held-out metrics quoted in a hidden test's feedback (as in Gradescope's results.json)."""
+    import re
+
+    found = {name: re.search(pattern, feedback) for name, pattern in _METRIC_PATTERNS.items()}
+    return {name: float(match.group(1)) for name, match in found.items() if match}

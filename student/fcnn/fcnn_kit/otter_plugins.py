@@ -11,12 +11,10 @@ Students see nothing of them: they only run in the autograder.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import pathlib
 import tempfile
-import threading
 
 import nbformat
 from otter.plugins import AbstractOtterPlugin
@@ -95,10 +93,6 @@ class HeldOutGrading(AbstractOtterPlugin):
     """
 
     def before_execution(self, submission: nbformat.NotebookNode | str) -> nbformat.NotebookNode | str:
-        # The grading code imports torch (2-3 s). This process only waits while the kernel runs the
-        # notebook, so import it now, beside the kernel, instead of after it.
-        self._importing = threading.Thread(target=importlib.import_module, args=(f"{__package__}.grading",), daemon=True)
-        self._importing.start()
         fd, self._export_path = tempfile.mkstemp(prefix="fcnn-networks-", suffix=".json")
         os.close(fd)
         questions = self._questions()
@@ -123,8 +117,6 @@ class HeldOutGrading(AbstractOtterPlugin):
 
         from otter.test_files.abstract_test import TestCaseResult
 
-        if getattr(self, "_importing", None):
-            self._importing.join()
         from .grading import assess
 
         descriptions = self._read_descriptions()
