@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Rebuilt whenever the pins or the package metadata change.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install assign test bench grade clean
+.PHONY: help install browser assign test bench grade clean
 
 help:
 	@echo "make assign   build student/, solutions/ and autograder/ from assignments/ (installs first)"
@@ -19,18 +19,27 @@ help:
 
 install: $(INSTALLED)
 
+# The browser test drives Debian's Chromium (Playwright's own browser download is not allowed here).
+CHROMIUM := /usr/bin/chromium
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@echo "[install] installing Debian's chromium for the browser test (needs root)"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 $(INSTALLED): requirements.txt pyproject.toml
 	@echo "[install] creating $(VENV) and installing pinned dependencies (requirements.txt)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	@# the kit's own package, editable, so otter's grading process can load its plugin
+	@# the kit's own package, editable, so otter's grading process can load its plugins
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 	touch $@
 
 assign: install
 	$(PY) -m instructor.assign
 
-test: install
+test: install browser
 	$(PY) -m pytest
 
 grade: install

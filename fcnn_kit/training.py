@@ -20,7 +20,14 @@ def _make_optimizer(model: nn.Module, name: str, lr: float) -> optim.Optimizer:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, not {name!r}") from None
 
 
+PLACEHOLDER_MESSAGE = "Replace the `...` placeholders with your network and a number of epochs, then run this cell again."
+
+
 def _train(model, x, y, loss_fn, loss_name, num_epochs, lr, optimizer, reporting_interval) -> list[float]:
+    if model is Ellipsis or num_epochs is Ellipsis:
+        # an exercise cell not yet filled in: say so, and let "Run All" go on to the checks below
+        print(PLACEHOLDER_MESSAGE)
+        return []
     opt = _make_optimizer(model, optimizer, lr)
     losses = []
     for epoch in range(num_epochs):
@@ -55,7 +62,8 @@ def train_regression_model(
         reporting_interval: print the loss every this many epochs (0 to stay quiet).
 
     Returns:
-        The training loss at every epoch.
+        The training loss at every epoch; empty, after a reminder, while ``model`` or ``num_epochs`` is
+        still the exercise's ``...`` placeholder.
     """
     return _train(model, x, y, F.mse_loss, "MSE Loss", num_epochs, lr, optimizer, reporting_interval)
 
