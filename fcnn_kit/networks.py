@@ -99,5 +99,10 @@ def rebuild(description: dict[str, Any], name: str) -> nn.Sequential:
 
 def export(models: dict[str, object], example_inputs: dict[str, torch.Tensor], path: str | pathlib.Path) -> None:
     """Write the description of each named model (see :func:`describe`) to ``path`` as JSON."""
-    descriptions = {name: describe(model, example_inputs[name], name) for name, model in models.items()}
+    descriptions = {}
+    for name, model in models.items():
+        try:
+            descriptions[name] = describe(model, example_inputs[name], name)
+        except Exception as e:  # the notebook may have broken torch itself; say so rather than stop
+            descriptions[name] = {"error": f"`{name}` could not be described for grading ({type(e).__name__}: {e})."}
     pathlib.Path(path).write_text(json.dumps(descriptions))

@@ -1,21 +1,28 @@
 """Fixtures shared by the tests: the kit built afresh, submissions made from it, and real grading.
 
-Grading goes through the real ``otter run`` command with the freshly built autograder zip; nothing
-of otter, torch or Jupyter is mocked.
+Grading runs the freshly built autograder zip the way Gradescope runs it (its ``run_otter.py``, which
+calls otter-grader's autograding); ``make grade``'s tests go through ``otter run``. Nothing of otter,
+torch or Jupyter is mocked.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import nbformat
 import pytest
 
 from fcnn_kit.grading import CLASSIFIER_NAME, REGRESSOR_NAME
+from fcnn_kit.gradescope import DIR_VARIABLE
 from instructor.assign import REPO, BuildOutputs, build
 
 ASSIGNMENT = "fcnn"
@@ -34,12 +41,23 @@ def master_notebook() -> nbformat.NotebookNode:
     return nbformat.read(REPO / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
 
 
+@pytest.fixture(scope="session")
+def heldout_seeds(kit: BuildOutputs) -> list[str]:
+    """The held-out seeds (the secret), from the HeldOutGrading plugin's settings in the built zip."""
+    with zipfile.ZipFile(kit.autograder_zip) as zf:
+        config = json.loads(zf.read("otter_config.json"))
+    plugin = "fcnn_kit.otter_plugins.HeldOutGrading"
+    (settings,) = [p[plugin] for p in config["plugins"] if isinstance(p, dict) and plugin in p]
+    return [str(q["heldout_seed"]) for q in settings["questions"].values()]
+
+
 @dataclass
 class Graded:
-    """What Gradescope would read (``results.json``) and what ``otter run`` printed."""
+    """What Gradescope would read (``results.json``) and what the autograder printed."""
 
     results: dict
     log: str
+    results_path: pathlib.Path
 
     def test(self, question: str) -> dict:
         (entry,) = [t for t in self.results["tests"] if t["name"] == question]
@@ -51,30 +69,67 @@ class Graded:
     def output(self, question: str) -> str:
         return self.test(question)["output"]
 
+    @property
+    def general_output(self) -> str:
+        """The results' top-level ``output``: what went wrong while the notebook ran, if anything."""
+        return self.results.get("output", "")
+
+
+def grade_like_gradescope(autograder_zip: pathlib.Path, submission: pathlib.Path, root: pathlib.Path) -> Graded:
+    """Lay out ``root`` as Gradescope lays out ``/autograder`` and run the zip's own ``run_otter.py``.
+
+    That is what Gradescope's ``run_autograder`` runs, once its image is built from the same zip:
+    the real otter-grader with the kit's plugins, without Docker. A ``.zip`` submission is unpacked,
+    as Gradescope unpacks uploaded zips.
+    """
+    for sub in ("source", "submission", "results"):
+        (root / sub).mkdir(parents=True)
+    (root / "submission_metadata.json").write_text("{}")
+    with zipfile.ZipFile(autograder_zip) as z:
+        z.extractall(root / "source")
+    if submission.suffix == ".zip":
+        with zipfile.ZipFile(submission) as z:
+            z.extractall(root / "submission")
+    else:
+        shutil.copy(submission, root / "submission")
+    proc = subprocess.run(
+        [sys.executable, "run_otter.py"],
+        cwd=root / "source",
+        env={**os.environ, DIR_VARIABLE: str(root)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    results = root / "results" / "results.json"
+    assert results.exists(), f"no results.json (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return Graded(json.loads(results.read_text()), proc.stdout + proc.stderr, results)
+
+
+class Grader:
+    """Grades submission files with a built autograder zip, each file once, several at a time."""
+
+    def __init__(self, autograder_zip: pathlib.Path, workdir: pathlib.Path):
+        self.autograder_zip, self.workdir = autograder_zip, workdir
+        self._graded: dict[tuple[pathlib.Path, pathlib.Path], Graded] = {}
+
+    def __call__(self, submission: pathlib.Path, autograder_zip: pathlib.Path | None = None) -> Graded:
+        return self.many([submission], autograder_zip)[0]
+
+    def many(self, submissions: list[pathlib.Path], autograder_zip: pathlib.Path | None = None) -> list[Graded]:
+        """Grade ``submissions`` two at a time (these machines have 2 cores; grading uses one each)."""
+        zip_ = autograder_zip or self.autograder_zip
+        todo = [s for s in dict.fromkeys(submissions) if (zip_, s) not in self._graded]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            roots = [pathlib.Path(tempfile.mkdtemp(prefix="autograder-", dir=self.workdir)) for _ in todo]
+            for submission, graded in zip(todo, pool.map(lambda s, r: grade_like_gradescope(zip_, s, r), todo, roots)):
+                self._graded[(zip_, submission)] = graded
+        return [self._graded[(zip_, s)] for s in submissions]
+
 
 @pytest.fixture(scope="session")
-def grade(kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory):
-    """Grade a submission file with ``otter run`` and the built zip; return its results (once per file)."""
-    graded: dict[pathlib.Path, Graded] = {}
-
-    def _grade(submission: pathlib.Path) -> Graded:
-        if submission not in graded:
-            graded[submission] = _run_otter(submission)
-        return graded[submission]
-
-    def _run_otter(submission: pathlib.Path) -> Graded:
-        out = tmp_path_factory.mktemp("graded")
-        proc = subprocess.run(
-            [sys.executable, "-m", "otter", "run", "-a", str(kit.autograder_zip), "-o", str(out), str(submission)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        results = out / "results.json"
-        assert results.exists(), f"otter run wrote no results.json (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        return Graded(json.loads(results.read_text()), proc.stdout + proc.stderr)
-
-    return _grade
+def grade(kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    """Grade a submission as Gradescope would, with the freshly built zip; ``grade.many`` for several at once."""
+    return Grader(kit.autograder_zip, tmp_path_factory.mktemp("graded"))
 
 
 @pytest.fixture(scope="session")

@@ -28,14 +28,6 @@ def test_committed_student_files_are_not_stale(kit):
     assert not stale, f"stale generated files (run `make assign` and commit): {stale}"
 
 
-def heldout_seeds(kit) -> list[str]:
-    """The held-out seeds, from the HeldOutGrading plugin's configuration in the autograder zip."""
-    with zipfile.ZipFile(kit.autograder_zip) as zf:
-        config = json.loads(zf.read("otter_config.json"))
-    (plugin,) = [p["fcnn_kit.otter_plugins.HeldOutGrading"] for p in config["plugins"] if "fcnn_kit.otter_plugins.HeldOutGrading" in p]
-    return [str(q["heldout_seed"]) for q in plugin["questions"].values()]
-
-
 def solution_lines(master) -> list[str]:
     """The lines inside the master's ``# BEGIN SOLUTION`` blocks that appear nowhere else in it."""
     inside_lines, outside_lines, inside = [], set(), False
@@ -50,8 +42,8 @@ def solution_lines(master) -> list[str]:
     return [line for line in inside_lines if len(line) > 3 and line not in outside_lines]
 
 
-def test_student_files_hold_no_solution_hidden_test_or_heldout_seed(kit, master_notebook):
-    seeds = heldout_seeds(kit)
+def test_student_files_hold_no_solution_hidden_test_or_heldout_seed(kit, master_notebook, heldout_seeds):
+    seeds = heldout_seeds
     assert len(seeds) == 2, "expected one held-out seed per exercise in the autograder's tests"
     answers = solution_lines(master_notebook)
     assert answers, "found no solution lines in the master notebook"

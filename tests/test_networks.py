@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from fcnn_kit.data import lesson_data, regression_truth
-from fcnn_kit.grading import assess
+from fcnn_kit.grading import SubmissionError, graded_network
 from fcnn_kit.networks import describe, export, rebuild
 
 X = lesson_data().x_reg
@@ -50,7 +50,8 @@ def test_module_returning_the_true_function_is_not_a_network():
 
     description = roundtrip(Cheat())
     assert "does more than apply its layers" in description["error"]
-    assert not assess("regression", "m", description, 1).passed
+    with pytest.raises(SubmissionError, match="does more than apply its layers"):
+        graded_network("m", description)
 
 
 @pytest.mark.parametrize("layer", [nn.Dropout(0.1), nn.BatchNorm1d(4)])
@@ -60,12 +61,13 @@ def test_layers_outside_the_allow_list_are_refused_with_a_message(layer):
 
 
 def test_rebuild_refuses_unknown_layer_types():
-    result = assess("regression", "m", {"layers": [{"type": "Lambda", "code": "import os"}]}, 1)
-    assert not result.passed and "'Lambda' is not allowed" in result.message
+    with pytest.raises(SubmissionError, match="'Lambda' is not allowed"):
+        graded_network("m", {"layers": [{"type": "Lambda", "code": "import os"}]})
 
 
 def test_missing_description_means_the_notebook_did_not_finish():
-    assert "stopped before its end" in assess("regression", "m", None, 1).message
+    with pytest.raises(SubmissionError, match="the notebook stopped before any cell that mentions it ran"):
+        graded_network("m", None)
 
 
 def test_export_writes_one_description_per_network(tmp_path):

@@ -248,26 +248,32 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
     return Assessment(False, summary + " " + advice, metrics)
 
 
-def assess(task: str, name: str, description: dict | None, heldout_seed: int) -> Assessment:
-    """Hidden test of a network described by :func:`fcnn_kit.networks.describe` (``None``: never described).
+def graded_network(name: str, description: dict | None) -> nn.Module:
+    """The network that :func:`fcnn_kit.networks.describe` described, rebuilt from allowed layers.
 
-    This is what the grading process runs: it rebuilds the network from allowed layers, so nothing
-    the notebook did to its own kernel changes the measurement.
+    This is what the grading process grades: nothing the notebook did to its own kernel changes it.
+
+    Raises:
+        SubmissionError: the network is missing, was never described, or is not a plain fully
+            connected network; the message says what to fix.
     """
     if description is None:
-        return Assessment(
-            False,
-            f"`{name}` could not be graded: the notebook stopped before its end (it crashed or ran out of time). "
-            "Restart the kernel and run all cells to find the problem.",
+        raise SubmissionError(
+            f"`{name}` could not be graded: the notebook stopped before any cell that mentions it ran "
+            "(it crashed or ran out of time). Restart the kernel and run all cells to find the problem."
         )
-    if "error" in description:
-        return Assessment(False, description["error"])
+    if not isinstance(description, dict) or "error" in description:
+        raise SubmissionError(str(description.get("error") if isinstance(description, dict) else description))
     try:
-        model = rebuild(description, name)
-    except NotANetwork as e:
-        return Assessment(False, str(e))
+        return rebuild(description, name)
+    except (NotANetwork, KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise SubmissionError(str(e) if isinstance(e, NotANetwork) else f"`{name}` could not be rebuilt ({e}).") from None
+
+
+def assess_network(task: str, network: nn.Module, heldout_seed: int) -> Assessment:
+    """The hidden test of ``task`` ("regression" or "classification") on ``network``."""
     measure = {"regression": assess_regressor, "classification": assess_classifier}[task]
-    return measure(model, heldout_seed)
+    return measure(network, heldout_seed)
 
 
 # How the numbers appear in the hidden tests' messages above; kept beside them so that a batch report

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import tempfile
+from dataclasses import replace
 
 import nbformat
 from otter.plugins import AbstractOtterPlugin
@@ -46,10 +48,26 @@ class SeedTorch(AbstractOtterPlugin):
 # Runs in the grading kernel before any cell. jsonschema (imported by otter through nbformat) imports
 # rfc3987_syntax when it is installed, and that module builds an Earley parser for IRIs at import:
 # 3.6 s of every grading, for a format check that grading never uses.
-_KERNEL_STARTUP = """\
+_LEAN_STARTUP = """\
 import sys
 sys.modules.setdefault("rfc3987_syntax", None)  # see fcnn_kit/otter_plugins.py: LeanKernel
 """
+
+_kernel_ipython_dir: pathlib.Path | None = None
+
+
+def _add_kernel_startup(name: str, source: str) -> None:
+    """Have the grading kernel run ``source`` at start-up, before any cell (an IPython startup file).
+
+    The kernel inherits ``IPYTHONDIR`` from the grading process; one private folder per grading.
+    """
+    global _kernel_ipython_dir
+    if _kernel_ipython_dir is None:
+        _kernel_ipython_dir = pathlib.Path(tempfile.mkdtemp(prefix="fcnn-grading-ipython-"))
+        os.environ["IPYTHONDIR"] = str(_kernel_ipython_dir)
+    startup = _kernel_ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / name).write_text(source)
 
 
 class LeanKernel(AbstractOtterPlugin):
@@ -61,22 +79,106 @@ class LeanKernel(AbstractOtterPlugin):
     """
 
     def before_grading(self, config) -> None:
-        ipython_dir = pathlib.Path(tempfile.mkdtemp(prefix="fcnn-grading-ipython-"))
-        startup = ipython_dir / "profile_default" / "startup"
-        startup.mkdir(parents=True)
-        (startup / "00-lean-kernel.py").write_text(_KERNEL_STARTUP)
+        _add_kernel_startup("00-lean-kernel.py", _LEAN_STARTUP)
         os.environ.update(
             {
                 "OMP_NUM_THREADS": "1",  # torch's intra-op threads
                 "MKL_NUM_THREADS": "1",
                 "MPLBACKEND": "agg",  # draw nothing to the notebook's outputs
-                "IPYTHONDIR": str(ipython_dir),  # the kernel runs startup/00-lean-kernel.py first
             }
         )
 
 
+class GuardedGrading(AbstractOtterPlugin):
+    """Keep the grade out of the notebook's reach, and bound its time and memory.
+
+    Configuration (both optional)::
+
+        - fcnn_kit.otter_plugins.GuardedGrading:
+            time_limit_s: 480      # the whole notebook; Gradescope's own default timeout is 600 s
+            memory_limit_mb: 2048  # the kernel's address space
+
+    Before the kernel starts (``before_grading``), in the grading process:
+
+    - a submitted ``.OTTER_LOG`` is deleted unread: otter would unpickle it;
+    - the plugins' settings (the held-out seeds) are removed from ``otter_config.json`` on disk,
+      which the notebook could otherwise read from ``../source``; otter and the plugins have read it;
+    - otter stops trusting its kernel (see ``fcnn_kit.safeguards``): the kernel's results pickle is
+      ignored, its log records are decoded without unpickling objects, and the notebook runs under the
+      time budget, a cell that outlasts it interrupted, a dead kernel survived;
+    - the kernel gets its memory cap, and this process adopts any process the notebook orphans.
+
+    After the notebook has run (``after_grading``), leftover processes are killed, so nothing the
+    notebook started can write the results file after otter has, and the results' general output
+    lists what went wrong while the notebook ran (time limit, dead kernel, cells that raised).
+    """
+
+    def before_grading(self, config) -> None:
+        from . import safeguards
+
+        settings = self.plugin_config or {}
+        pathlib.Path(OTTER_LOG).unlink(missing_ok=True)
+        self._redact_config(pathlib.Path(config.autograder_dir) / "source" / "otter_config.json")
+        safeguards.REPORT.incidents.clear()
+        safeguards.ignore_kernel_results()
+        safeguards.decode_log_records_safely()
+        safeguards.install_guarded_executor(float(settings.get("time_limit_s", DEFAULT_TIME_LIMIT_S)))
+        safeguards.adopt_orphans()
+        limit_mb = int(settings.get("memory_limit_mb", DEFAULT_MEMORY_LIMIT_MB))
+        _add_kernel_startup("10-memory-limit.py", safeguards.memory_limit_startup(limit_mb))
+
+    @staticmethod
+    def _redact_config(path: pathlib.Path) -> None:
+        try:
+            settings = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        settings["plugins"] = [p if isinstance(p, str) else next(iter(p)) for p in settings.get("plugins", [])]
+        path.write_text(json.dumps(settings))
+
+    def before_execution(self, submission: nbformat.NotebookNode | str) -> nbformat.NotebookNode | str:
+        from .safeguards import number_cells
+
+        if not isinstance(submission, str):
+            number_cells(submission)
+        return submission
+
+    def after_grading(self, results) -> None:
+        from .safeguards import REPORT, cell_label, kill_descendants
+
+        stopped = kill_descendants()
+        notes = list(REPORT.incidents)
+        if stopped:
+            notes.append(f"The notebook left {stopped} background process(es) running; the autograder stopped them.")
+        notes.extend(_cell_errors(results.notebook))
+        if notes:
+            results.set_output("While your notebook ran in the autograder:\n- " + "\n- ".join(notes))
+
+
+MAX_ERRORS_REPORTED = 5
+OTTER_LOG = ".OTTER_LOG"
+DEFAULT_TIME_LIMIT_S = 480
+DEFAULT_MEMORY_LIMIT_MB = 2048
+
+
+def _cell_errors(notebook: nbformat.NotebookNode | None) -> list[str]:
+    """``cell N (`line`) raised NameError: ...`` for the first few submitted cells that raised."""
+    from .safeguards import CELL_KEY, cell_label
+
+    found = []
+    for cell in (notebook.cells if notebook is not None else []):
+        if CELL_KEY not in cell.get("metadata", {}):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") not in ("TimeLimitExceeded", "KeyboardInterrupt"):
+                found.append(f"{cell_label(cell)} raised {out['ename']}: {out.get('evalue', '')[:200]}")
+    if len(found) > MAX_ERRORS_REPORTED:
+        found = found[:MAX_ERRORS_REPORTED] + [f"... and {len(found) - MAX_ERRORS_REPORTED} more cells raised errors."]
+    return [line[0].upper() + line[1:] for line in found]
+
+
 class HeldOutGrading(AbstractOtterPlugin):
-    """Grade each exercise's hidden test on held-out data, in the grading process, not the student's kernel.
+    """Grade each exercise in the grading process, never in the student's kernel.
 
     Configuration (the seeds live only here, in the autograder zip's ``otter_config.json``)::
 
@@ -84,24 +186,36 @@ class HeldOutGrading(AbstractOtterPlugin):
             questions:
               q_regression: {network: just_right_regressor, task: regression, heldout_seed: <a secret integer>}
 
-    ``before_execution`` appends one last cell to the notebook that describes each graded network as
-    JSON (layer types, sizes, weights; see ``fcnn_kit.networks``). ``after_grading`` rebuilds the
-    networks from an allow-list of layers, measures them with ``fcnn_kit.grading.assess_*`` and writes
-    the outcome into each question's hidden test case: pass or fail, with the held-out numbers and
-    advice either way. The hidden test cases in the notebook are placeholders that fail unless this
-    plugin replaces their result, so a misconfigured autograder gives 0 with a message, never free points.
+    ``before_grading`` reads each question's test file before the notebook runs (so the notebook
+    cannot rewrite it). ``before_execution`` adds a cell after every cell that mentions a graded
+    network, and one at the end, that describes the graded networks as JSON (layer types, sizes,
+    weights; see ``fcnn_kit.networks``): if the notebook dies or runs out of time, the last description
+    still counts. ``after_grading`` rebuilds each network from an allow-list of layers, runs the
+    question's public test on it with otter's own test runner, and measures it on held-out data for
+    the hidden test (``fcnn_kit.grading``). The hidden test cases in the notebook are placeholders that
+    fail, so a misconfigured autograder gives 0 with a message, never free points.
     """
 
+    def before_grading(self, config) -> None:
+        from otter.test_files.exception_test import ExceptionTestFile
+
+        from . import grading  # noqa: F401  (imported now, before the notebook could change the files)
+
+        self._test_files = {q: ExceptionTestFile.from_file(f"tests/{q}.py") for q in self._questions()}
+
     def before_execution(self, submission: nbformat.NotebookNode | str) -> nbformat.NotebookNode | str:
+        from .safeguards import EXPORT_KEY
+
         fd, self._export_path = tempfile.mkstemp(prefix="fcnn-networks-", suffix=".json")
         os.close(fd)
         questions = self._questions()
-        models = ", ".join(f"{q['network']!r}: globals().get({q['network']!r})" for q in questions.values())
+        names = [q["network"] for q in questions.values()]
+        models = ", ".join(f"{name!r}: globals().get({name!r})" for name in names)
         inputs = ", ".join(
             f"{q['network']!r}: _fcnn_data.{'x_reg' if q['task'] == 'regression' else 'x_clf'}" for q in questions.values()
         )
         source = (
-            "# added by the autograder: describe the graded networks for held-out grading\n"
+            "# added by the autograder: describe the graded networks for grading\n"
             "from fcnn_kit.data import lesson_data as _fcnn_lesson_data\n"
             "from fcnn_kit.networks import export as _fcnn_export\n"
             "_fcnn_data = _fcnn_lesson_data()\n"
@@ -109,31 +223,47 @@ class HeldOutGrading(AbstractOtterPlugin):
         )
         if isinstance(submission, str):
             return submission + "\n" + source
-        submission.cells.append(nbformat.v4.new_code_cell(source))
+        mentions = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+
+        def export_cell() -> nbformat.NotebookNode:
+            return nbformat.v4.new_code_cell(source, metadata={EXPORT_KEY: True})
+
+        cells = []
+        for cell in submission.cells:
+            cells.append(cell)
+            if cell.cell_type == "code" and mentions.search(cell.source):
+                cells.append(export_cell())
+        submission.cells = cells + [export_cell()]
         return submission
 
     def after_grading(self, results) -> None:
-        from dataclasses import replace
-
         from otter.test_files.abstract_test import TestCaseResult
 
-        from .grading import assess
+        from .grading import SubmissionError, assess_network, graded_network
 
         descriptions = self._read_descriptions()
         for question, spec in self._questions().items():
-            test_file = results.results.get(question)
-            if test_file is None:
-                continue
-            assessment = assess(spec["task"], spec["network"], descriptions.get(spec["network"]), int(spec["heldout_seed"]))
-            for i, tcr in enumerate(test_file.test_case_results):
-                if tcr.test_case.hidden:
-                    shown = replace(
-                        tcr.test_case,
-                        success_message=assessment.message if assessment.passed else None,
-                        failure_message=None,
-                    )
-                    verdict = "✅ Test case passed" if assessment.passed else "❌ Test case failed\n" + assessment.message
-                    test_file.test_case_results[i] = TestCaseResult(shown, verdict, assessment.passed)
+            test_file, name = self._test_files[question], spec["network"]
+            try:
+                network = graded_network(name, descriptions.get(name))
+            except SubmissionError as e:
+                test_file.test_case_results = [
+                    TestCaseResult(tc, "❌ Test case failed\n" + str(e), False) for tc in test_file.test_cases
+                ]
+            else:
+                test_file.run({name: network})  # the public test, by otter, on the rebuilt network
+                assessment = assess_network(spec["task"], network, int(spec["heldout_seed"]))
+                for i, tcr in enumerate(test_file.test_case_results):
+                    if tcr.test_case.hidden:
+                        # otter shows a passing case's success_message and a failing case's result text
+                        shown = replace(
+                            tcr.test_case,
+                            success_message=assessment.message if assessment.passed else None,
+                            failure_message=None,
+                        )
+                        verdict = "✅ Test case passed" if assessment.passed else "❌ Test case failed\n" + assessment.message
+                        test_file.test_case_results[i] = TestCaseResult(shown, verdict, assessment.passed)
+            results.results[question] = test_file
 
     def _questions(self) -> dict:
         return (self.plugin_config or {}).get("questions", {})
@@ -143,4 +273,4 @@ class HeldOutGrading(AbstractOtterPlugin):
         try:
             return json.loads(pathlib.Path(path).read_text()) if path else {}
         except (OSError, ValueError):
-            return {}  # the notebook never reached its last cell: each network reads as missing
+            return {}  # no description cell ran: each network reads as missing

@@ -1,0 +1,479 @@
+"""Issue #3's corpus: odd, broken and hostile submissions, each graded by the real autograder.
+
+Every case is a small edit of the solutions notebook (full marks) or the untouched student notebook
+(no marks), so its expected score follows from what the edit does to the honest work in it. Each gets
+exactly that score, a message saying why, and a results file; none crashes or hangs the grader.
+All cases are graded up front, two at a time (see ``Grader.many``).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import pickle
+import time
+import zipfile
+from dataclasses import dataclass, field
+from typing import Callable
+
+import nbformat
+import pytest
+
+FULL, NONE = 5, 0
+SHORT_TIME_LIMIT_S = 20
+"""The infinite-loop case runs with this time limit instead of the zip's 480 s (same code, shorter wait)."""
+HEAVY_CELL = "blocks = []"
+
+
+@dataclass
+class Case:
+    """A submission, how to make it, and what grading it must give."""
+
+    make: Callable[["Maker"], pathlib.Path]
+    regression: int
+    classification: int
+    says: dict[str, str] = field(default_factory=dict)
+    """Substrings expected in a question's output; key "general" for the results' top-level output."""
+    short_time_limit: bool = False
+
+
+class Maker:
+    """Writes case submissions into a folder, from the freshly built solutions and student notebooks."""
+
+    def __init__(self, kit, folder: pathlib.Path):
+        self.kit, self.folder = kit, folder
+
+    def solutions(self) -> nbformat.NotebookNode:
+        return nbformat.read(self.kit.solutions_notebook, as_version=4)
+
+    def student(self) -> nbformat.NotebookNode:
+        return nbformat.read(self.kit.student_dir / "fcnn.ipynb", as_version=4)
+
+    def write(self, case_id: str, nb: nbformat.NotebookNode) -> pathlib.Path:
+        path = self.folder / case_id / "fcnn.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+        return path
+
+    def write_bytes(self, case_id: str, name: str, data: bytes) -> pathlib.Path:
+        path = self.folder / case_id / name
+        path.parent.mkdir(parents=True)
+        path.write_bytes(data)
+        return path
+
+    def zip(self, case_id: str, files: dict[str, bytes]) -> pathlib.Path:
+        path = self.folder / case_id / "submission.zip"
+        path.parent.mkdir(parents=True)
+        with zipfile.ZipFile(path, "w") as z:
+            for name, data in files.items():
+                z.writestr(name, data)
+        return path
+
+    @property
+    def marker(self) -> pathlib.Path:
+        """A file that only code the grader must never run would create."""
+        return self.folder / "pwned"
+
+    @property
+    def spy_report(self) -> pathlib.Path:
+        return self.folder / "spy.json"
+
+
+def code(source: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(source)
+
+
+def after(nb: nbformat.NotebookNode, predicate: Callable, *cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Insert ``cells`` right after the first cell matching ``predicate``."""
+    index = next(i for i, c in enumerate(nb.cells) if predicate(c)) + 1
+    nb.cells[index:index] = list(cells)
+    return nb
+
+
+def appended(nb: nbformat.NotebookNode, *cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb.cells.extend(cells)
+    return nb
+
+
+def regression_answer(c) -> bool:
+    return c.cell_type == "code" and "just_right_regressor = " in c.source
+
+
+def classification_answer(c) -> bool:
+    return c.cell_type == "code" and "just_right_classifier = " in c.source
+
+
+def replace_answer(nb, predicate, source: str) -> nbformat.NotebookNode:
+    next(c for c in nb.cells if predicate(c)).source = source
+    return nb
+
+
+OTTER_PATCH = """\
+import otter.test_files.ok_test as t; t.run_doctest = lambda *a: (True, "")
+import otter.test_files.abstract_test as a
+a.TestFile.score = property(lambda self: self.possible)
+a.TestFile.passed_all = property(lambda self: True)
+"""
+
+TORCH_PATCH = """\
+import numpy as np, torch, torch.nn.functional as F
+torch.mean = lambda *a, **k: torch.tensor(0.0)
+F.mse_loss = lambda *a, **k: torch.tensor(0.0)
+torch.Tensor.__gt__ = lambda self, other: torch.ones(self.shape, dtype=torch.bool)
+torch.Tensor.__lt__ = lambda self, other: torch.zeros(self.shape, dtype=torch.bool)
+np.mean = lambda *a, **k: 0.0
+"""
+
+SPY = """\
+import json, os, pathlib
+seen = {}
+for root in ("..", "tests"):
+    for path in pathlib.Path(root).rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".json", ".yml", ".sh", "") and "submission" not in path.parts[:2]:
+            try:
+                seen[str(path)] = path.read_text()[:20000]
+            except (OSError, UnicodeDecodeError):
+                pass
+print(seen.get("tests/q_regression.py"))
+pathlib.Path(REPORT).write_text(json.dumps(seen))
+"""
+
+FORGE_RESULTS = """\
+import json, subprocess
+forged = json.dumps({"score": 100, "tests": [{"name": "q_regression", "score": 5, "max_score": 5}]})
+open("../results/results.json", "w").write(forged)
+# and again after the grader has written its own, from a process that outlives the kernel
+subprocess.Popen(["bash", "-c", f"sleep 3; echo '{forged}' > ../results/results.json"], start_new_session=True)
+"""
+
+LOG_SERVER_ATTACK = """\
+# otter's grading cell sends log records to a server in the grading process, pickled: send a bomb
+import logging, logging.handlers, pickle, socket, struct
+
+class Bomb:
+    def __reduce__(self):
+        return (open, (MARKER, "w"))
+
+loggers = [logging.root] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
+ports = {h.port for lg in loggers for h in getattr(lg, "handlers", []) if isinstance(h, logging.handlers.SocketHandler)}
+assert ports, "found no log server"
+for port in ports:
+    payload = pickle.dumps(Bomb())
+    with socket.create_connection(("localhost", port)) as s:
+        s.sendall(struct.pack(">L", len(payload)) + payload)
+"""
+
+
+class PickleBomb:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+CUSTOM_HONEST_REGRESSOR = """\
+# A custom module of allowed layers, trained in float64, returning shape (N,): odd but honest.
+torch.manual_seed(42)
+
+class Regressor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(1, 32)
+        self.act = nn.Tanh()
+        self.out = nn.Linear(32, 1)
+
+    def forward(self, x):
+        return self.out(self.act(self.hidden(x))).squeeze(-1)
+
+just_right_regressor = Regressor().double()
+x64, y64 = x_reg.double(), y_reg.double().reshape(-1)
+optimizer = torch.optim.Adam(just_right_regressor.parameters(), lr=0.01)
+for epoch in range(1000):
+    optimizer.zero_grad()
+    loss = ((just_right_regressor(x64) - y64) ** 2).mean()
+    loss.backward()
+    optimizer.step()
+"""
+
+TRUE_FUNCTION_MODULE = """\
+torch.manual_seed(42)
+from fcnn_kit.data import regression_truth
+
+class Oracle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.decoy = nn.Linear(1, 1)
+
+    def forward(self, x):
+        return regression_truth(x)
+
+just_right_regressor = Oracle()
+"""
+
+CASES: dict[str, Case] = {
+    "solutions": Case(lambda m: m.kit.solutions_notebook, FULL, FULL, {"q_regression": "Just right."}),
+    "untouched": Case(
+        lambda m: m.kit.student_dir / "fcnn.ipynb", NONE, NONE, {"q_regression": "is still the placeholder `...`"}
+    ),
+    "blank+otter-patch": Case(
+        lambda m: m.write("blank+otter-patch", appended(m.student(), code(OTTER_PATCH))),
+        NONE,
+        NONE,
+        {"q_classification": "is still the placeholder"},
+    ),
+    "blank+torch-numpy-patch": Case(
+        lambda m: m.write("blank+torch-numpy-patch", appended(m.student(), code(TORCH_PATCH))),
+        NONE,
+        NONE,
+        {"q_regression": "is still the placeholder"},
+    ),
+    "solutions+torch-numpy-patch": Case(
+        lambda m: m.write("solutions+torch-numpy-patch", appended(m.solutions(), code(TORCH_PATCH))),
+        FULL,
+        FULL,
+        {"q_regression": "Just right."},
+    ),
+    "prints-hidden-tests": Case(
+        lambda m: m.write("prints-hidden-tests", appended(m.student(), code(SPY.replace("REPORT", repr(str(m.spy_report)))))),
+        NONE,
+        NONE,
+    ),
+    "forges-results-file": Case(
+        lambda m: m.write("forges-results-file", appended(m.solutions(), code(FORGE_RESULTS))),
+        FULL,
+        FULL,
+        {"general": "background process"},
+    ),
+    "attacks-log-server": Case(
+        lambda m: m.write(
+            "attacks-log-server", appended(m.solutions(), code(LOG_SERVER_ATTACK.replace("MARKER", repr(str(m.marker)))))
+        ),
+        FULL,
+        FULL,
+    ),
+    "deletes-check-cells": Case(
+        lambda m: m.write(
+            "deletes-check-cells",
+            _without(m.solutions(), lambda c: "grader.check" in c.source),
+        ),
+        FULL,
+        FULL,
+    ),
+    "redefines-model-after-check": Case(
+        lambda m: m.write(
+            "redefines-model-after-check",
+            after(
+                m.solutions(),
+                lambda c: 'grader.check("q_regression")' in c.source,
+                code("just_right_regressor = nn.Sequential(nn.Linear(1, 1))  # swapped after the check"),
+            ),
+        ),
+        NONE,
+        FULL,
+        {"q_regression": "has not been trained"},
+    ),
+    "function-and-lambda": Case(
+        lambda m: m.write(
+            "function-and-lambda",
+            replace_answer(
+                replace_answer(m.solutions(), regression_answer, "just_right_regressor = lambda x: 3 * torch.sin(x)"),
+                classification_answer,
+                "def just_right_classifier(x):\n    return torch.sigmoid(x[:, :1])",
+            ),
+        ),
+        NONE,
+        NONE,
+        {"q_regression": "is a function, not a torch.nn.Module", "q_classification": "is a function"},
+    ),
+    "module-returning-true-function": Case(
+        lambda m: m.write(
+            "module-returning-true-function", replace_answer(m.solutions(), regression_answer, TRUE_FUNCTION_MODULE)
+        ),
+        NONE,
+        FULL,
+        {"q_regression": "does more than apply its layers"},
+    ),
+    "odd-but-honest-custom-float64-flat": Case(
+        lambda m: m.write(
+            "odd-but-honest-custom-float64-flat",
+            replace_answer(m.solutions(), regression_answer, CUSTOM_HONEST_REGRESSOR),
+        ),
+        FULL,
+        FULL,
+        {"q_regression": "Just right."},
+    ),
+    "nan-weights": Case(
+        lambda m: m.write(
+            "nan-weights",
+            after(
+                m.solutions(),
+                regression_answer,
+                code("with torch.no_grad():\n    just_right_regressor[0].weight.fill_(float('nan'))"),
+            ),
+        ),
+        NONE,
+        FULL,
+        {"q_regression": "NaN"},
+    ),
+    "exception-mid-notebook": Case(
+        lambda m: m.write("exception-mid-notebook", _insert(m.solutions(), 10, code("1 / 0"))),
+        FULL,
+        FULL,
+        {"general": "raised ZeroDivisionError"},
+    ),
+    "infinite-loop-between-exercises": Case(
+        lambda m: m.write(
+            "infinite-loop-between-exercises",
+            after(m.solutions(), regression_answer, code("while True:\n    pass")),
+        ),
+        FULL,
+        NONE,
+        {"general": "time limit ran out", "q_classification": "`just_right_classifier` is not defined"},
+        short_time_limit=True,
+    ),
+    "huge-allocation": Case(
+        lambda m: m.write("huge-allocation", _insert(m.solutions(), 10, code("big = torch.ones(10**10)"))),
+        FULL,
+        FULL,
+        {"general": "can't allocate memory"},
+    ),
+    "unbounded-allocation": Case(
+        lambda m: m.write(
+            "unbounded-allocation",
+            appended(m.solutions(), code(f"{HEAVY_CELL}\nwhile True:\n    blocks.append(bytearray(50 * 2**20))")),
+        ),
+        FULL,
+        FULL,
+        {"general": "raised MemoryError"},
+    ),
+    "syntax-error": Case(
+        lambda m: m.write("syntax-error", _insert(m.solutions(), 10, code("def broken(:\n    pass"))),
+        FULL,
+        FULL,
+        {"general": "raised SyntaxError"},
+    ),
+    "not-a-notebook": Case(
+        lambda m: m.write_bytes("not-a-notebook", "fcnn.ipynb", b"%PDF-1.4 this is a PDF, not a notebook"),
+        NONE,
+        NONE,
+        {"general": "could not grade this submission"},
+    ),
+    "corrupt-json": Case(
+        lambda m: m.write_bytes(
+            "corrupt-json", "fcnn.ipynb", m.kit.solutions_notebook.read_bytes()[:-200]
+        ),
+        NONE,
+        NONE,
+        {"general": "could not grade this submission"},
+    ),
+    "zip-with-two-notebooks": Case(
+        lambda m: m.zip(
+            "zip-with-two-notebooks",
+            {"fcnn.ipynb": m.kit.solutions_notebook.read_bytes(), "copy.ipynb": m.kit.solutions_notebook.read_bytes()},
+        ),
+        NONE,
+        NONE,
+        {"general": "More than one .ipynb file"},
+    ),
+    "graded-variable-renamed": Case(
+        lambda m: m.write("graded-variable-renamed", _renamed(m.solutions(), "just_right_regressor", "my_regressor")),
+        NONE,
+        FULL,
+        {"q_regression": "`just_right_regressor` is not defined"},
+    ),
+    "zip-with-crafted-otter-log": Case(
+        lambda m: m.zip(
+            "zip-with-crafted-otter-log",
+            {"fcnn.ipynb": m.kit.solutions_notebook.read_bytes(), ".OTTER_LOG": pickle.dumps(PickleBomb(str(m.marker)))},
+        ),
+        FULL,
+        FULL,
+    ),
+}
+
+
+def _without(nb, predicate) -> nbformat.NotebookNode:
+    nb.cells = [c for c in nb.cells if not predicate(c)]
+    return nb
+
+
+def _insert(nb, index: int, cell) -> nbformat.NotebookNode:
+    nb.cells.insert(index, cell)
+    return nb
+
+
+def _renamed(nb, old: str, new: str) -> nbformat.NotebookNode:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = cell.source.replace(old, new)
+    return nb
+
+
+@pytest.fixture(scope="session")
+def short_limit_zip(kit, tmp_path_factory) -> pathlib.Path:
+    """The built zip with only ``time_limit_s`` lowered in its ``otter_config.json``."""
+    dest = tmp_path_factory.mktemp("short-limit") / "autograder.zip"
+    with zipfile.ZipFile(kit.autograder_zip) as src, zipfile.ZipFile(dest, "w") as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "otter_config.json":
+                config = json.loads(data)
+                for plugin in config["plugins"]:
+                    if isinstance(plugin, dict) and "fcnn_kit.otter_plugins.GuardedGrading" in plugin:
+                        plugin["fcnn_kit.otter_plugins.GuardedGrading"]["time_limit_s"] = SHORT_TIME_LIMIT_S
+                data = json.dumps(config).encode()
+            out.writestr(item, data)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def corpus(kit, grade, short_limit_zip, tmp_path_factory) -> tuple[Maker, dict]:
+    """Every case graded once (two at a time), with how long each grading took."""
+    maker = Maker(kit, tmp_path_factory.mktemp("corpus"))
+    submissions = {case_id: case.make(maker) for case_id, case in CASES.items()}
+    started = time.monotonic()
+    normal = [cid for cid, case in CASES.items() if not case.short_time_limit]
+    graded = dict(zip(normal, grade.many([submissions[cid] for cid in normal])))
+    for cid in set(CASES) - set(normal):
+        graded[cid] = grade(submissions[cid], short_limit_zip)
+    print(f"\ncorpus: {len(CASES)} submissions graded in {time.monotonic() - started:.0f} s")
+    return maker, graded
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_corpus_case_gets_what_its_honest_work_earns(case_id, corpus):
+    maker, graded = corpus
+    case, result = CASES[case_id], graded[case_id]
+    scores = {t["name"]: t.get("score") for t in result.results["tests"]}
+    expected = {"q_regression": case.regression, "q_classification": case.classification}
+    if case.says.get("general", "").startswith(("could not grade", "More than one")):
+        # nothing to grade: no per-question results, a total of 0 and the reason
+        assert result.results.get("score") == 0, result.results
+    else:
+        assert {q: scores.get(q) for q in expected} == expected, result.general_output + "\n" + json.dumps(scores)
+    for where, gist in case.says.items():
+        text = result.general_output if where == "general" else result.output(where)
+        if where == "general" and not text:  # otter's own errors are reported as a test named for them
+            text = "\n".join(t.get("output", "") for t in result.results["tests"])
+        assert gist in text, f"{gist!r} not in {where} output:\n{text}"
+
+
+def test_nothing_secret_is_readable_from_the_notebook(corpus, heldout_seeds):
+    maker, _ = corpus
+    seen = json.loads(maker.spy_report.read_text())
+    (config,) = [text for path, text in seen.items() if path.endswith("otter_config.json")]  # it looked
+    assert "heldout_seed" not in config and "fcnn_kit.otter_plugins.HeldOutGrading" in config
+    assert heldout_seeds and not [seed for seed in heldout_seeds if seed in json.dumps(seen)]
+
+
+def test_no_submitted_pickle_is_ever_unpickled(corpus):
+    maker, _ = corpus
+    assert not maker.marker.exists()
+
+
+def test_a_forged_results_file_is_replaced_and_stays_replaced(corpus):
+    _, graded = corpus
+    time.sleep(4)  # longer than the forger's background process waits
+    final = json.loads(graded["forges-results-file"].results_path.read_text())
+    assert final == graded["forges-results-file"].results and final.get("score") != 100
