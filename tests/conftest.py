@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Graded:
     results: dict
     log: str
     results_path: pathlib.Path
+    seconds: float
 
     def test(self, question: str) -> dict:
         (entry,) = [t for t in self.results["tests"] if t["name"] == question]
@@ -92,6 +94,7 @@ def grade_like_gradescope(autograder_zip: pathlib.Path, submission: pathlib.Path
             z.extractall(root / "submission")
     else:
         shutil.copy(submission, root / "submission")
+    started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "run_otter.py"],
         cwd=root / "source",
@@ -102,7 +105,7 @@ def grade_like_gradescope(autograder_zip: pathlib.Path, submission: pathlib.Path
     )
     results = root / "results" / "results.json"
     assert results.exists(), f"no results.json (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    return Graded(json.loads(results.read_text()), proc.stdout + proc.stderr, results)
+    return Graded(json.loads(results.read_text()), proc.stdout + proc.stderr, results, time.monotonic() - started)
 
 
 class Grader:

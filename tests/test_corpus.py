@@ -437,7 +437,10 @@ def corpus(kit, grade, short_limit_zip, tmp_path_factory) -> tuple[Maker, dict]:
     graded = dict(zip(normal, grade.many([submissions[cid] for cid in normal])))
     for cid in set(CASES) - set(normal):
         graded[cid] = grade(submissions[cid], short_limit_zip)
-    print(f"\ncorpus: {len(CASES)} submissions graded in {time.monotonic() - started:.0f} s")
+    print(f"\ncorpus: {len(CASES)} submissions graded in {time.monotonic() - started:.0f} s (pytest -s shows this)")
+    for cid, result in graded.items():
+        scores = {t["name"]: t.get("score") for t in result.results["tests"] if t["name"].startswith("q_")}
+        print(f"  {cid:40s} {scores or result.results.get('score')!s:50s} {result.seconds:5.1f} s")
     return maker, graded
 
 
