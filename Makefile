@@ -7,13 +7,14 @@ PY     := $(VENV)/bin/python
 # Rebuilt whenever the pins or the package metadata change.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install browser assign test bench grade clean
+.PHONY: help install browser assign test bench grade calibrate clean
 
 help:
 	@echo "make assign   build student/, solutions/ and autograder/ from assignments/ (installs first)"
 	@echo "make test     run the test suite, which grades real notebooks with otter run (installs first)"
 	@echo "make grade SUBMISSIONS=DIR   grade a folder of submissions: DIR/graded/grades.csv and report.md"
 	@echo "make bench    time and measure building, grading and running the notebook (about 5 minutes)"
+	@echo "make calibrate  train a zoo of 3,000 models and check the pass marks: docs/calibration.md (about 9 minutes)"
 	@echo "make install  create $(VENV) and install the pinned dependencies"
 	@echo "make clean    remove the virtualenv and build leftovers (not the committed student notebook)"
 
@@ -48,6 +49,9 @@ grade: install
 
 bench: install
 	$(PY) -m instructor.bench
+
+calibrate: install
+	$(PY) -m instructor.calibrate
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -2,10 +2,12 @@
 
     generate:
       plugins:
-        - fcnn_kit.otter_plugins.SeedTorch:
-            seed: 42
+        - fcnn_kit.otter_plugins.GuardedGrading: {time_limit_s: 480, memory_limit_mb: 1536}
+        - fcnn_kit.otter_plugins.SeedTorch: {seed: 42}
         - fcnn_kit.otter_plugins.LeanKernel
+        - fcnn_kit.otter_plugins.HeldOutGrading: {questions: ...}
 
+``GuardedGrading`` comes first: it numbers the notebook's cells before the others add to them.
 Students see nothing of them: they only run in the autograder.
 """
 
@@ -89,6 +91,12 @@ class LeanKernel(AbstractOtterPlugin):
         )
 
 
+OTTER_LOG = ".OTTER_LOG"
+DEFAULT_TIME_LIMIT_S = 480
+DEFAULT_MEMORY_LIMIT_MB = 1536
+MAX_ERRORS_REPORTED = 5
+
+
 class GuardedGrading(AbstractOtterPlugin):
     """Keep the grade out of the notebook's reach, and bound its time and memory.
 
@@ -96,7 +104,7 @@ class GuardedGrading(AbstractOtterPlugin):
 
         - fcnn_kit.otter_plugins.GuardedGrading:
             time_limit_s: 480      # the whole notebook; Gradescope's own default timeout is 600 s
-            memory_limit_mb: 2048  # the kernel's address space
+            memory_limit_mb: 1536  # the kernel's address space
 
     Before the kernel starts (``before_grading``), in the grading process:
 
@@ -144,7 +152,7 @@ class GuardedGrading(AbstractOtterPlugin):
         return submission
 
     def after_grading(self, results) -> None:
-        from .safeguards import REPORT, cell_label, kill_descendants
+        from .safeguards import REPORT, kill_descendants
 
         stopped = kill_descendants()
         notes = list(REPORT.incidents)
@@ -153,12 +161,6 @@ class GuardedGrading(AbstractOtterPlugin):
         notes.extend(_cell_errors(results.notebook))
         if notes:
             results.set_output("While your notebook ran in the autograder:\n- " + "\n- ".join(notes))
-
-
-MAX_ERRORS_REPORTED = 5
-OTTER_LOG = ".OTTER_LOG"
-DEFAULT_TIME_LIMIT_S = 480
-DEFAULT_MEMORY_LIMIT_MB = 2048
 
 
 def _cell_errors(notebook: nbformat.NotebookNode | None) -> list[str]:
@@ -239,7 +241,7 @@ class HeldOutGrading(AbstractOtterPlugin):
     def after_grading(self, results) -> None:
         from otter.test_files.abstract_test import TestCaseResult
 
-        from .grading import SubmissionError, assess_network, graded_network
+        from .grading import BANDS, SubmissionError, assess_network, graded_network
 
         descriptions = self._read_descriptions()
         for question, spec in self._questions().items():
@@ -253,16 +255,18 @@ class HeldOutGrading(AbstractOtterPlugin):
             else:
                 test_file.run({name: network})  # the public test, by otter, on the rebuilt network
                 assessment = assess_network(spec["task"], network, int(spec["heldout_seed"]))
-                for i, tcr in enumerate(test_file.test_case_results):
-                    if tcr.test_case.hidden:
-                        # otter shows a passing case's success_message and a failing case's result text
-                        shown = replace(
-                            tcr.test_case,
-                            success_message=assessment.message if assessment.passed else None,
-                            failure_message=None,
-                        )
-                        verdict = "✅ Test case passed" if assessment.passed else "❌ Test case failed\n" + assessment.message
-                        test_file.test_case_results[i] = TestCaseResult(shown, verdict, assessment.passed)
+                # The hidden cases, in order, stand for the bands above "off": a band passes as many of
+                # them as its rank in BANDS ("close" the first, "just right" both), so it earns their points.
+                hidden = [i for i, tcr in enumerate(test_file.test_case_results) if tcr.test_case.hidden]
+                for level, i in enumerate(hidden, start=1):
+                    passed = BANDS.index(assessment.band) >= level
+                    shown = replace(  # otter shows a passing case's success_message, a failing case's result
+                        test_file.test_case_results[i].test_case,
+                        success_message=assessment.message if passed else None,
+                        failure_message=None,
+                    )
+                    verdict = "✅ Test case passed" if passed else "❌ Test case failed\n" + assessment.message
+                    test_file.test_case_results[i] = TestCaseResult(shown, verdict, passed)
             results.results[question] = test_file
 
     def _questions(self) -> dict:

@@ -6,7 +6,8 @@ Measures, in one run and on one freshly built kit, the wall time, CPU time and p
 building the kit (what `make assign` runs), grading the solutions notebook, grading it on one core
 (`taskset`, roughly Gradescope's CPU share), grading the untouched student notebook, grading the
 solutions with nothing skipped (the baseline: every demo cell runs), and a student running the
-notebook top to bottom. Prints one Markdown table and writes it to ``--out``.
+notebook top to bottom. Prints one Markdown table and writes it to ``--out``. Grading runs the zip's own
+``run_otter.py`` in a folder laid out like Gradescope's ``/autograder`` (``python -m fcnn_kit.gradescope``).
 
 CPU time is the user + system time of the whole process tree. Peak memory is the largest sum, over
 the tree's processes, of their proportional set size (shared pages counted once, as a container's
@@ -95,8 +96,9 @@ def _measure_once(label: str, cmd: list[str], cwd: pathlib.Path | None) -> Measu
     return row
 
 
-def otter_run(zip_path: pathlib.Path, submission: pathlib.Path, out: pathlib.Path, cpus: str | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "otter", "run", "-a", str(zip_path), "-o", str(out), str(submission)]
+def grade_command(zip_path: pathlib.Path, submission: pathlib.Path, cpus: str | None = None) -> list[str]:
+    """Grade as Gradescope does: the zip's own ``run_otter.py`` in a folder laid out like ``/autograder``."""
+    cmd = [sys.executable, "-m", "fcnn_kit.gradescope", str(zip_path), str(submission)]
     return ["taskset", "-c", cpus, *cmd] if cpus else cmd
 
 
@@ -125,15 +127,13 @@ def run_benchmarks(work: pathlib.Path) -> list[Measurement]:
     zip_path = kit / "autograder" / ASSIGNMENT / f"{ASSIGNMENT}-autograder.zip"
     solutions = kit / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     student = kit / "student" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    graded = work / "graded"
-    graded.mkdir()
-    rows.append(measure("grade the solutions", otter_run(zip_path, solutions, graded), note="demo cells skipped", repeat=3))
+    rows.append(measure("grade the solutions", grade_command(zip_path, solutions), note="demo cells skipped", repeat=3))
     rows.append(
-        measure("grade the solutions, one core", otter_run(zip_path, solutions, graded, cpus="0"), note="`taskset -c 0`", repeat=3)
+        measure("grade the solutions, one core", grade_command(zip_path, solutions, cpus="0"), note="`taskset -c 0`", repeat=3)
     )
-    rows.append(measure("grade the untouched student notebook", otter_run(zip_path, student, graded), repeat=3))
+    rows.append(measure("grade the untouched student notebook", grade_command(zip_path, student), repeat=3))
     baseline = without_skip_markers(solutions, work / "baseline" / f"{ASSIGNMENT}.ipynb")
-    rows.append(measure("baseline: grade the solutions, nothing skipped", otter_run(zip_path, baseline, graded), note="every demo cell runs"))
+    rows.append(measure("baseline: grade the solutions, nothing skipped", grade_command(zip_path, baseline), note="every demo cell runs"))
 
     # A student's run: the solutions notebook in the handed-out folder, executed top to bottom.
     folder = shutil.copytree(kit / "student" / ASSIGNMENT, work / "student-run")

@@ -8,9 +8,7 @@ torch or Jupyter is mocked.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +21,7 @@ import nbformat
 import pytest
 
 from fcnn_kit.grading import CLASSIFIER_NAME, REGRESSOR_NAME
-from fcnn_kit.gradescope import DIR_VARIABLE
+from fcnn_kit.gradescope import lay_out
 from instructor.assign import REPO, BuildOutputs, build
 
 ASSIGNMENT = "fcnn"
@@ -78,27 +76,17 @@ class Graded:
 
 
 def grade_like_gradescope(autograder_zip: pathlib.Path, submission: pathlib.Path, root: pathlib.Path) -> Graded:
-    """Lay out ``root`` as Gradescope lays out ``/autograder`` and run the zip's own ``run_otter.py``.
+    """Grade ``submission`` in ``root`` laid out like Gradescope's ``/autograder``, by the zip's ``run_otter.py``.
 
     That is what Gradescope's ``run_autograder`` runs, once its image is built from the same zip:
-    the real otter-grader with the kit's plugins, without Docker. A ``.zip`` submission is unpacked,
-    as Gradescope unpacks uploaded zips.
+    the real otter-grader with the kit's plugins, without Docker.
     """
-    for sub in ("source", "submission", "results"):
-        (root / sub).mkdir(parents=True)
-    (root / "submission_metadata.json").write_text("{}")
-    with zipfile.ZipFile(autograder_zip) as z:
-        z.extractall(root / "source")
-    if submission.suffix == ".zip":
-        with zipfile.ZipFile(submission) as z:
-            z.extractall(root / "submission")
-    else:
-        shutil.copy(submission, root / "submission")
+    env = lay_out(root, autograder_zip, submission)
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "run_otter.py"],
         cwd=root / "source",
-        env={**os.environ, DIR_VARIABLE: str(root)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=900,

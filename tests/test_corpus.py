@@ -19,7 +19,10 @@ from typing import Callable
 import nbformat
 import pytest
 
+from conftest import SUBMISSIONS
+
 FULL, NONE = 5, 0
+CLOSE = 1 + 2  # the public check and the hidden "close" case
 SHORT_TIME_LIMIT_S = 20
 """The infinite-loop case runs with this time limit instead of the zip's 480 s (same code, shorter wait)."""
 HEAVY_CELL = "blocks = []"
@@ -212,7 +215,7 @@ just_right_regressor = Oracle()
 """
 
 CASES: dict[str, Case] = {
-    "solutions": Case(lambda m: m.kit.solutions_notebook, FULL, FULL, {"q_regression": "Just right."}),
+    "solutions": Case(lambda m: m.kit.solutions_notebook, FULL, FULL, {"q_regression": "Band: just right."}),
     "untouched": Case(
         lambda m: m.kit.student_dir / "fcnn.ipynb", NONE, NONE, {"q_regression": "is still the placeholder `...`"}
     ),
@@ -232,7 +235,7 @@ CASES: dict[str, Case] = {
         lambda m: m.write("solutions+torch-numpy-patch", appended(m.solutions(), code(TORCH_PATCH))),
         FULL,
         FULL,
-        {"q_regression": "Just right."},
+        {"q_regression": "Band: just right."},
     ),
     "prints-hidden-tests": Case(
         lambda m: m.write("prints-hidden-tests", appended(m.student(), code(SPY.replace("REPORT", repr(str(m.spy_report)))))),
@@ -301,7 +304,16 @@ CASES: dict[str, Case] = {
         ),
         FULL,
         FULL,
-        {"q_regression": "Just right."},
+        {"q_regression": "Band: just right."},
+    ),
+    "regressor-in-close-band": Case(
+        lambda m: m.write(
+            "regressor-in-close-band",
+            replace_answer(m.solutions(), regression_answer, (SUBMISSIONS / "close_regressor.py").read_text()),
+        ),
+        CLOSE,
+        FULL,
+        {"q_regression": "Band: close."},
     ),
     "nan-weights": Case(
         lambda m: m.write(

@@ -12,7 +12,7 @@ def test_solutions_notebook_gets_full_marks(kit, grade):
     for question, metric in (("q_regression", "Held-out MSE"), ("q_classification", "Held-out accuracy")):
         assert graded.score(question) == TOTAL_POINTS, graded.output(question)
         # a pass reports the held-out numbers too, measured outside the student's kernel
-        assert metric in graded.output(question) and "Just right." in graded.output(question)
+        assert metric in graded.output(question) and "Band: just right." in graded.output(question)
 
 
 def test_untouched_student_notebook_scores_zero_and_still_has_results(kit, grade):
@@ -62,3 +62,28 @@ def test_export_cell_writes_a_zip_that_the_autograder_grades(kit, grade, tmp_pat
     graded = grade(exported)
     assert graded.score("q_regression") == 0 and graded.score("q_classification") == 0
     assert "`just_right_regressor` is not defined" in graded.output("q_regression")
+
+
+def test_five_regrades_give_identical_scores_and_messages(kit, grade, tmp_path):
+    """A submission whose cells draw random numbers (no seeds of its own) is graded the same every time."""
+    import nbformat
+
+    nb = nbformat.read(kit.solutions_notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "just_right_" in cell.source and " = nn.Sequential" in cell.source:
+            # the student's own seeding removed, and random draws from every generator added
+            cell.source = (
+                "import random\nrandom.random(); np.random.rand(3); torch.rand(5)\n"
+                + cell.source.replace("torch.manual_seed(42)", "")
+            )
+    copies = []
+    for i in range(5):
+        path = tmp_path / f"copy{i}" / "fcnn.ipynb"
+        path.parent.mkdir()
+        nbformat.write(nb, path)
+        copies.append(path)
+
+    graded = grade.many(copies)
+    first = graded[0].results["tests"]
+    assert [g.results["tests"] for g in graded[1:]] == [first] * 4
+    assert {t["name"]: t.get("score") for t in first if t["name"].startswith("q_")} == {"q_regression": 5, "q_classification": 5}

@@ -9,11 +9,16 @@ from torch import nn
 
 from fcnn_kit.data import lesson_data
 from fcnn_kit.grading import (
+    REGRESSION_CLOSE_IN_RANGE_MSE,
+    REGRESSION_MAX_IN_RANGE_MSE,
+    VALIDATION_SEEDS,
     assess_classifier,
     assess_regressor,
     check_classifier,
     check_regressor,
     predict,
+    validate_classifier,
+    validate_regressor,
 )
 from fcnn_kit.otter_plugins import LeanKernel, SeedTorch
 from fcnn_kit.training import train_classification_model, train_regression_model
@@ -124,3 +129,28 @@ def test_lean_kernel_starts_with_one_thread_no_figures_and_no_iri_grammar(monkey
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     assert nb.cells[0].outputs[0]["text"].split() == ["1", "agg", "None"]
+
+
+def test_bands_follow_the_marks_and_the_message_names_the_band():
+    """An early-stopped good design lands in "close"; a straight line in "off", with advice; both say so."""
+    torch.manual_seed(3)
+    early = nn.Sequential(nn.Linear(1, 32), nn.ReLU(), nn.Linear(32, 1))  # tests/submissions/close_regressor.py
+    train_regression_model(early, DATA.x_reg, DATA.y_reg, num_epochs=300, lr=0.01, optimizer="adam", reporting_interval=0)
+    close = assess_regressor(early, 1)
+    assert REGRESSION_MAX_IN_RANGE_MSE < close.metrics["heldout_mse_in_range"] <= REGRESSION_CLOSE_IN_RANGE_MSE
+    assert close.band == "close" and not close.passed and "Band: close." in close.message
+
+    torch.manual_seed(0)
+    line = nn.Linear(1, 1)
+    train_regression_model(line, DATA.x_reg, DATA.y_reg, num_epochs=1000, reporting_interval=0)
+    off = assess_regressor(line, 1)
+    assert off.band == "off" and "Band: off." in off.message and "model bias" in off.message
+
+
+def test_validation_cell_prints_the_hidden_tests_verdict_on_public_data(good_regressor, capsys):
+    validate_regressor(good_regressor)
+    validate_classifier(nn.Sequential(nn.Linear(2, 1), nn.Sigmoid()))
+    printed = capsys.readouterr().out
+    assert "this model would pass" in printed and "Band: just right." in printed
+    assert "this model would not pass" in printed and "Band: off." in printed
+    assert set(VALIDATION_SEEDS.values()).isdisjoint({1_000_001, 1_000_002})  # not the calibration's seeds either

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of
+from fcnn_kit.grading import VALIDATION_SEEDS
 from instructor.assign import REPO
 
 STUDENT_DIR = REPO / "student" / ASSIGNMENT
@@ -44,6 +45,8 @@ def solution_lines(master) -> list[str]:
 
 def test_student_files_hold_no_solution_hidden_test_or_heldout_seed(kit, master_notebook, heldout_seeds):
     seeds = heldout_seeds
+    # the public validation sets must not be the held-out sets
+    assert not set(seeds) & {str(seed) for seed in VALIDATION_SEEDS.values()}
     assert len(seeds) == 2, "expected one held-out seed per exercise in the autograder's tests"
     answers = solution_lines(master_notebook)
     assert answers, "found no solution lines in the master notebook"
@@ -51,7 +54,7 @@ def test_student_files_hold_no_solution_hidden_test_or_heldout_seed(kit, master_
         text = content.decode()
         for seed in seeds:
             assert seed not in text and seed.replace("_", "") not in text, f"held-out seed in student/{path}"
-        for secret in ("test_regressor_heldout_mse", "test_classifier_heldout", "hidden: true", "hidden=True"):
+        for secret in ("test_regressor_heldout", "test_classifier_heldout", "hidden: true", "hidden=True"):
             assert secret not in text, f"hidden test ({secret!r}) in student/{path}"
     student_nb = (STUDENT_DIR / f"{ASSIGNMENT}.ipynb").read_text()
     leaked = [line for line in answers if line in student_nb]

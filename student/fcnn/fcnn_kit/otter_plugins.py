@@ -239,7 +239,7 @@ class HeldOutGrading(AbstractOtterPlugin):
     def after_grading(self, results) -> None:
         from otter.test_files.abstract_test import TestCaseResult
 
-        from .grading import SubmissionError, assess_network, graded_network
+        from .grading import BANDS, SubmissionError, assess_network, graded_network
 
         descriptions = self._read_descriptions()
         for question, spec in self._questions().items():
@@ -253,16 +253,18 @@ class HeldOutGrading(AbstractOtterPlugin):
             else:
                 test_file.run({name: network})  # the public test, by otter, on the rebuilt network
                 assessment = assess_network(spec["task"], network, int(spec["heldout_seed"]))
-                for i, tcr in enumerate(test_file.test_case_results):
-                    if tcr.test_case.hidden:
-                        # otter shows a passing case's success_message and a failing case's result text
-                        shown = replace(
-                            tcr.test_case,
-                            success_message=assessment.message if assessment.passed else None,
-                            failure_message=None,
-                        )
-                        verdict = "✅ Test case passed" if assessment.passed else "❌ Test case failed\n" + assessment.message
-                        test_file.test_case_results[i] = TestCaseResult(shown, verdict, assessment.passed)
+                # The hidden cases, in order, stand for the bands above "off": a band passes as many of
+                # them as its rank in BANDS ("close" the first, "just right" both), so it earns their points.
+                hidden = [i for i, tcr in enumerate(test_file.test_case_results) if tcr.test_case.hidden]
+                for level, i in enumerate(hidden, start=1):
+                    passed = BANDS.index(assessment.band) >= level
+                    shown = replace(  # otter shows a passing case's success_message, a failing case's result
+                        test_file.test_case_results[i].test_case,
+                        success_message=assessment.message if passed else None,
+                        failure_message=None,
+                    )
+                    verdict = "✅ Test case passed" if passed else "❌ Test case failed\n" + assessment.message
+                    test_file.test_case_results[i] = TestCaseResult(shown, verdict, passed)
             results.results[question] = test_file
 
     def _questions(self) -> dict:
