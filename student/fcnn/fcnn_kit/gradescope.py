@@ -60,3 +60,46 @@ def main(autograder_dir: str | None = None) -> None:
     except BaseException as e:  # anything else: replace whatever the notebook may have left there
         traceback.print_exc()
         results.write_text(json.dumps(fallback_results(e), indent=4))
+
+
+def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path) -> dict[str, str]:
+    """Lay out ``root`` as Gradescope lays out ``/autograder`` for one submission, to grade it locally.
+
+    ``source/`` holds the unpacked autograder zip, ``submission/`` the file (a ``.zip`` is unpacked, as
+    Gradescope unpacks uploaded zips), ``results/`` is empty. Returns the environment under which
+    ``python run_otter.py``, run in ``root/source``, grades it there: what Gradescope's
+    ``run_autograder`` runs, without Docker or Gradescope's image.
+    """
+    import shutil
+    import zipfile
+
+    for sub in ("source", "submission", "results"):
+        (root / sub).mkdir(parents=True)
+    (root / "submission_metadata.json").write_text("{}")
+    with zipfile.ZipFile(autograder_zip) as z:
+        z.extractall(root / "source")
+    if submission.suffix == ".zip":
+        with zipfile.ZipFile(submission) as z:
+            z.extractall(root / "submission")
+    else:
+        shutil.copy(submission, root / "submission")
+    return {**os.environ, DIR_VARIABLE: str(root)}
+
+
+def grade_locally(autograder_zip: pathlib.Path, submission: pathlib.Path) -> dict:
+    """Grade one submission as Gradescope would (see :func:`lay_out`) in a temporary folder; return its results."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+        root = pathlib.Path(tmp)
+        env = lay_out(root, autograder_zip.resolve(), submission.resolve())
+        subprocess.run([sys.executable, "run_otter.py"], cwd=root / "source", env=env, check=False)
+        return json.loads((root / "results" / "results.json").read_text())
+
+
+if __name__ == "__main__":
+    # python -m fcnn_kit.gradescope AUTOGRADER_ZIP SUBMISSION: print the results.json Gradescope would read
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m fcnn_kit.gradescope AUTOGRADER_ZIP SUBMISSION")
+    print(json.dumps(grade_locally(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])), indent=2))

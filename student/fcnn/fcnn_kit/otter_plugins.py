@@ -2,10 +2,12 @@
 
     generate:
       plugins:
-        - fcnn_kit.otter_plugins.SeedTorch:
-            seed: 42
+        - fcnn_kit.otter_plugins.GuardedGrading: {time_limit_s: 480, memory_limit_mb: 1536}
+        - fcnn_kit.otter_plugins.SeedTorch: {seed: 42}
         - fcnn_kit.otter_plugins.LeanKernel
+        - fcnn_kit.otter_plugins.HeldOutGrading: {questions: ...}
 
+``GuardedGrading`` comes first: it numbers the notebook's cells before the others add to them.
 Students see nothing of them: they only run in the autograder.
 """
 
@@ -89,6 +91,12 @@ class LeanKernel(AbstractOtterPlugin):
         )
 
 
+OTTER_LOG = ".OTTER_LOG"
+DEFAULT_TIME_LIMIT_S = 480
+DEFAULT_MEMORY_LIMIT_MB = 1536
+MAX_ERRORS_REPORTED = 5
+
+
 class GuardedGrading(AbstractOtterPlugin):
     """Keep the grade out of the notebook's reach, and bound its time and memory.
 
@@ -96,7 +104,7 @@ class GuardedGrading(AbstractOtterPlugin):
 
         - fcnn_kit.otter_plugins.GuardedGrading:
             time_limit_s: 480      # the whole notebook; Gradescope's own default timeout is 600 s
-            memory_limit_mb: 2048  # the kernel's address space
+            memory_limit_mb: 1536  # the kernel's address space
 
     Before the kernel starts (``before_grading``), in the grading process:
 
@@ -144,7 +152,7 @@ class GuardedGrading(AbstractOtterPlugin):
         return submission
 
     def after_grading(self, results) -> None:
-        from .safeguards import REPORT, cell_label, kill_descendants
+        from .safeguards import REPORT, kill_descendants
 
         stopped = kill_descendants()
         notes = list(REPORT.incidents)
@@ -153,12 +161,6 @@ class GuardedGrading(AbstractOtterPlugin):
         notes.extend(_cell_errors(results.notebook))
         if notes:
             results.set_output("While your notebook ran in the autograder:\n- " + "\n- ".join(notes))
-
-
-MAX_ERRORS_REPORTED = 5
-OTTER_LOG = ".OTTER_LOG"
-DEFAULT_TIME_LIMIT_S = 480
-DEFAULT_MEMORY_LIMIT_MB = 2048
 
 
 def _cell_errors(notebook: nbformat.NotebookNode | None) -> list[str]:
