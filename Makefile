@@ -40,8 +40,9 @@ $(INSTALLED): requirements.txt pyproject.toml
 assign: install
 	$(PY) -m instructor.assign
 
+# Two test files at a time (pytest-xdist): each grades with one or two cores, and the machines have two.
 test: install browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 grade: install
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/to/folder"; exit 2; }

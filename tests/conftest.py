@@ -158,3 +158,13 @@ def answer_cell_of(cell: nbformat.NotebookNode, graded_name: str) -> bool:
         and "otter_answer_cell" in cell.metadata.get("tags", [])
         and f"{graded_name} = " in cell.source
     )
+
+
+LONGEST_FIRST = ("test_corpus.py", "test_browser.py", "test_grading.py")
+"""Test files that take minutes. `make test` runs two files at a time (pytest-xdist, in this order):
+starting these first keeps both cores busy to the end instead of leaving one long file for last."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay contiguous

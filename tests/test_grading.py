@@ -32,7 +32,6 @@ def test_untouched_student_notebook_scores_zero_and_still_has_results(kit, grade
             {"q_regression": "overfit_regressor", "q_classification": "overfit_classifier"},
             "overfitting",
             id="overfit",
-            marks=pytest.mark.slow,
         ),
     ],
 )
