@@ -86,20 +86,24 @@ def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathli
     return {**os.environ, DIR_VARIABLE: str(root)}
 
 
-def grade_locally(autograder_zip: pathlib.Path, submission: pathlib.Path) -> dict:
-    """Grade one submission as Gradescope would (see :func:`lay_out`) in a temporary folder; return its results."""
-    import subprocess
+def grade_here(autograder_zip: pathlib.Path, submission: pathlib.Path) -> None:
+    """Grade one submission as Gradescope would, in a new temporary folder laid out by :func:`lay_out`.
+
+    This process becomes the grader (``run_otter.py``), so nothing else runs beside it: what it costs
+    is what grading costs on Gradescope. The folder is kept: ``results/results.json`` is what
+    Gradescope would read.
+    """
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
-        root = pathlib.Path(tmp)
-        env = lay_out(root, autograder_zip.resolve(), submission.resolve())
-        subprocess.run([sys.executable, "run_otter.py"], cwd=root / "source", env=env, check=False)
-        return json.loads((root / "results" / "results.json").read_text())
+    root = pathlib.Path(tempfile.mkdtemp(prefix="autograder-"))
+    env = lay_out(root, autograder_zip.resolve(), submission.resolve())
+    print(f"grading in {root}; results: {root / 'results' / 'results.json'}", flush=True)
+    os.chdir(root / "source")
+    os.execve(sys.executable, [sys.executable, "run_otter.py"], env)
 
 
 if __name__ == "__main__":
-    # python -m fcnn_kit.gradescope AUTOGRADER_ZIP SUBMISSION: print the results.json Gradescope would read
+    # python -m fcnn_kit.gradescope AUTOGRADER_ZIP SUBMISSION
     if len(sys.argv) != 3:
         sys.exit("usage: python -m fcnn_kit.gradescope AUTOGRADER_ZIP SUBMISSION")
-    print(json.dumps(grade_locally(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])), indent=2))
+    grade_here(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))

@@ -179,6 +179,16 @@ def _cell_errors(notebook: nbformat.NotebookNode | None) -> list[str]:
     return [line[0].upper() + line[1:] for line in found]
 
 
+def _package_fingerprint() -> str:
+    """SHA-256 over this package's Python files, as the grading process would import them."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(pathlib.Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 class HeldOutGrading(AbstractOtterPlugin):
     """Grade each exercise in the grading process, never in the student's kernel.
 
@@ -201,9 +211,11 @@ class HeldOutGrading(AbstractOtterPlugin):
     def before_grading(self, config) -> None:
         from otter.test_files.exception_test import ExceptionTestFile
 
-        from . import grading  # noqa: F401  (imported now, before the notebook could change the files)
-
         self._test_files = {q: ExceptionTestFile.from_file(f"tests/{q}.py") for q in self._questions()}
+        # The grading code (and torch) is imported only after the notebook has run: importing it now would
+        # hold ~110 MB in this process beside the kernel's peak. Its files are fingerprinted instead, so that
+        # a notebook that rewrites them gets no grade from them.
+        self._fingerprint = _package_fingerprint()
 
     def before_execution(self, submission: nbformat.NotebookNode | str) -> nbformat.NotebookNode | str:
         from .safeguards import EXPORT_KEY
@@ -243,6 +255,8 @@ class HeldOutGrading(AbstractOtterPlugin):
 
         from .grading import BANDS, SubmissionError, assess_network, graded_network
 
+        if _package_fingerprint() != self._fingerprint:
+            raise RuntimeError("the autograder's own files (fcnn_kit/) changed while the notebook ran: not graded")
         descriptions = self._read_descriptions()
         for question, spec in self._questions().items():
             test_file, name = self._test_files[question], spec["network"]

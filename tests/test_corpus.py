@@ -39,6 +39,8 @@ class Case:
     says: dict[str, str] = field(default_factory=dict)
     """Substrings expected in a question's output; key "general" for the results' top-level output."""
     short_time_limit: bool = False
+    graded: bool = True
+    """False: nothing can be graded; the results hold a total of 0 and the reason, no per-question scores."""
 
 
 class Maker:
@@ -371,6 +373,7 @@ CASES: dict[str, Case] = {
         NONE,
         NONE,
         {"general": "could not grade this submission"},
+        graded=False,
     ),
     "corrupt-json": Case(
         lambda m: m.write_bytes(
@@ -379,6 +382,7 @@ CASES: dict[str, Case] = {
         NONE,
         NONE,
         {"general": "could not grade this submission"},
+        graded=False,
     ),
     "zip-with-two-notebooks": Case(
         lambda m: m.zip(
@@ -388,6 +392,20 @@ CASES: dict[str, Case] = {
         NONE,
         NONE,
         {"general": "More than one .ipynb file"},
+        graded=False,
+    ),
+    "rewrites-the-graders-files": Case(
+        lambda m: m.write(
+            "rewrites-the-graders-files",
+            appended(
+                m.solutions(),
+                code('open("../source/fcnn_kit/grading.py", "a").write("\\nassess_network = lambda *a: None\\n")'),
+            ),
+        ),
+        NONE,
+        NONE,
+        {"general": "changed while the notebook ran"},
+        graded=False,
     ),
     "graded-variable-renamed": Case(
         lambda m: m.write("graded-variable-renamed", _renamed(m.solutions(), "just_right_regressor", "my_regressor")),
@@ -463,8 +481,7 @@ def test_corpus_case_gets_what_its_honest_work_earns(case_id, corpus):
     case, result = CASES[case_id], graded[case_id]
     scores = {t["name"]: t.get("score") for t in result.results["tests"]}
     expected = {"q_regression": case.regression, "q_classification": case.classification}
-    if case.says.get("general", "").startswith(("could not grade", "More than one")):
-        # nothing to grade: no per-question results, a total of 0 and the reason
+    if not case.graded:
         assert result.results.get("score") == 0, result.results
     else:
         assert {q: scores.get(q) for q in expected} == expected, result.general_output + "\n" + json.dumps(scores)
