@@ -76,11 +76,15 @@ class SubmissionError(Exception):
 class Assessment:
     """The outcome of a hidden held-out assessment: its band, a message for the student, and numbers."""
 
-    passed: bool
     message: str
     metrics: dict[str, float] = field(default_factory=dict)
     band: str = "off"
-    """One of :data:`BANDS`; ``passed`` means "just right"."""
+    """One of :data:`BANDS`."""
+
+    @property
+    def passed(self) -> bool:
+        """Whether the model is "just right" (all the hidden points)."""
+        return self.band == BANDS[-1]
 
 
 def predict(model: object, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -202,7 +206,7 @@ def assess_regressor(model: object, heldout_seed: int) -> Assessment:
         train_pred = predict(model, data.x_reg, REGRESSOR_NAME)
         pred = predict(model, x, REGRESSOR_NAME)
     except SubmissionError as e:
-        return Assessment(False, str(e))
+        return Assessment(str(e))
     squared_error = (pred - y.double()) ** 2
     inside = (x[:, 0] >= data.x_reg.min()) & (x[:, 0] <= data.x_reg.max())
     metrics = {
@@ -220,7 +224,7 @@ def assess_regressor(model: object, heldout_seed: int) -> Assessment:
         f"Training MSE: {metrics['train_mse']:.2f}."
     )
     if band == "just right":
-        return Assessment(True, f"{summary} Band: just right.", metrics, band)
+        return Assessment(f"{summary} Band: just right.", metrics, band)
     if mse - metrics["train_mse"] > OVERFIT_MSE_GAP:
         advice = (
             "The model fits its training points far better than new ones: it memorises the noise "
@@ -231,7 +235,7 @@ def assess_regressor(model: object, heldout_seed: int) -> Assessment:
             "The error is high on the training data too: the model is not flexible enough (model bias). "
             "Add a non-linearity and hidden units, or train for more epochs."
         )
-    return Assessment(False, f"{summary} Band: {band}. {_BAND_MEANING[band]} {advice}", metrics, band)
+    return Assessment(f"{summary} Band: {band}. {_BAND_MEANING[band]} {advice}", metrics, band)
 
 
 _BAND_MEANING = {
@@ -250,7 +254,7 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
         train_p = predict_probabilities(model, data.x_clf, CLASSIFIER_NAME)
         p = predict_probabilities(model, x, CLASSIFIER_NAME)
     except SubmissionError as e:
-        return Assessment(False, str(e))
+        return Assessment(str(e))
     metrics = {
         "heldout_accuracy": ((p > 0.5) == y).double().mean().item(),
         "heldout_cross_entropy": cross_entropy(p, y).item(),
@@ -267,7 +271,7 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
         f"Training accuracy: {metrics['train_accuracy']:.3f}."
     )
     if band == "just right":
-        return Assessment(True, f"{summary} Band: just right.", metrics, band)
+        return Assessment(f"{summary} Band: just right.", metrics, band)
     if entropy > CLASSIFICATION_MAX_CROSS_ENTROPY or metrics["train_accuracy"] - accuracy > OVERFIT_ACCURACY_GAP:
         advice = (
             "The model is confidently wrong on new points near the boundary: it memorised the training "
@@ -278,7 +282,7 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
             "The model misclassifies many training points too: its decision boundary is not flexible "
             "enough (model bias). Add hidden units, or train for more epochs."
         )
-    return Assessment(False, f"{summary} Band: {band}. {_BAND_MEANING[band]} {advice}", metrics, band)
+    return Assessment(f"{summary} Band: {band}. {_BAND_MEANING[band]} {advice}", metrics, band)
 
 
 def validate_regressor(model: object) -> None:

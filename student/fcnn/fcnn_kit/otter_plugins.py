@@ -91,7 +91,6 @@ class LeanKernel(AbstractOtterPlugin):
         )
 
 
-OTTER_LOG = ".OTTER_LOG"
 DEFAULT_TIME_LIMIT_S = 480
 DEFAULT_MEMORY_LIMIT_MB = 1536
 MAX_ERRORS_REPORTED = 5
@@ -125,7 +124,9 @@ class GuardedGrading(AbstractOtterPlugin):
         from . import safeguards
 
         settings = self.plugin_config or {}
-        pathlib.Path(OTTER_LOG).unlink(missing_ok=True)
+        from otter.check.notebook import OTTER_LOG_FILENAME
+
+        pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)
         self._redact_config(pathlib.Path(config.autograder_dir) / "source" / "otter_config.json")
         safeguards.REPORT.incidents.clear()
         safeguards.ignore_kernel_results()
