@@ -23,6 +23,8 @@ from dataclasses import replace
 import nbformat
 from otter.plugins import AbstractOtterPlugin
 
+from . import lazy_imports
+
 DEFAULT_SEED = 42
 
 
@@ -47,12 +49,20 @@ class SeedTorch(AbstractOtterPlugin):
         return submission
 
 
-# Runs in the grading kernel before any cell. jsonschema (imported by otter through nbformat) imports
-# rfc3987_syntax when it is installed, and that module builds an Earley parser for IRIs at import:
-# 3.6 s of every grading, for a format check that grading never uses.
+# Runs in the grading kernel before any cell, in a function so that the notebook's namespace stays
+# clean. jsonschema (imported by otter through nbformat) imports rfc3987_syntax when it is installed,
+# and that module builds an Earley parser for IRIs at import: 3.6 s of every grading, for a format
+# check that grading never uses. pandas and nbconvert come in with otter, which uses them in the
+# kernel only to export (a student's PDF, not graded here): deferred, the kernel needs 37 MB less.
 _LEAN_STARTUP = """\
-import sys
-sys.modules.setdefault("rfc3987_syntax", None)  # see fcnn_kit/otter_plugins.py: LeanKernel
+def _lean_kernel():  # see fcnn_kit/otter_plugins.py: LeanKernel
+    import sys
+    sys.modules.setdefault("rfc3987_syntax", None)
+    lazy_imports = {{"__name__": "fcnn_kit.lazy_imports"}}
+    exec({lazy_imports_source!r}, lazy_imports)
+    lazy_imports["defer_imports"]("pandas", "nbconvert")
+_lean_kernel()
+del _lean_kernel
 """
 
 _kernel_ipython_dir: pathlib.Path | None = None
@@ -73,7 +83,7 @@ def _add_kernel_startup(name: str, source: str) -> None:
 
 
 class LeanKernel(AbstractOtterPlugin):
-    """Start the grading kernel lean: one torch thread, figures not rendered, no IRI grammar import.
+    """Start the grading kernel lean: one torch thread, figures not rendered, no IRI grammar, no pandas.
 
     Grading budgets are small (Gradescope's default is half a vCPU): the lesson's networks are tiny,
     so a second torch thread only fights the first for the core, and rendering figures nobody sees
@@ -81,7 +91,9 @@ class LeanKernel(AbstractOtterPlugin):
     """
 
     def before_grading(self, config) -> None:
-        _add_kernel_startup("00-lean-kernel.py", _LEAN_STARTUP)
+        # the kernel may not find fcnn_kit before the notebook's first cell, so it gets the source
+        source = pathlib.Path(lazy_imports.__file__).read_text()
+        _add_kernel_startup("00-lean-kernel.py", _LEAN_STARTUP.format(lazy_imports_source=source))
         os.environ.update(
             {
                 "OMP_NUM_THREADS": "1",  # torch's intra-op threads
