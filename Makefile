@@ -32,7 +32,10 @@ $(CHROMIUM):
 $(INSTALLED): requirements.txt pyproject.toml
 	@echo "[install] creating $(VENV) and installing pinned dependencies (requirements.txt)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# pip byte-compiles one file at a time (a minute, mostly torch); compileall uses every core. A few
+	@# of torch's files are written for newer Pythons and never compile: pip skips them too, hence || true.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
+	$(PY) -m compileall -qq -j 0 $(VENV)/lib || true
 	@# the kit's own package, editable, so otter's grading process can load its plugins
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 	touch $@
