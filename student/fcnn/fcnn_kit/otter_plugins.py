@@ -53,7 +53,8 @@ class SeedTorch(AbstractOtterPlugin):
 # clean. jsonschema (imported by otter through nbformat) imports rfc3987_syntax when it is installed,
 # and that module builds an Earley parser for IRIs at import: 3.6 s of every grading, for a format
 # check that grading never uses. pandas and nbconvert come in with otter, which uses them in the
-# kernel only to export (a student's PDF, not graded here): deferred, the kernel needs 37 MB less.
+# kernel only to export (a student's PDF, not graded here): deferred, the kernel peaks at 366 MB
+# instead of 399.
 _LEAN_STARTUP = """\
 def _lean_kernel():  # see fcnn_kit/otter_plugins.py: LeanKernel
     import sys
@@ -83,7 +84,8 @@ def _add_kernel_startup(name: str, source: str) -> None:
 
 
 class LeanKernel(AbstractOtterPlugin):
-    """Start the grading kernel lean: one torch thread, figures not rendered, no IRI grammar, no pandas.
+    """Start the grading kernel lean: one torch thread, figures not rendered, no IRI grammar, pandas
+    and nbconvert only if used.
 
     Grading budgets are small (Gradescope's default is half a vCPU): the lesson's networks are tiny,
     so a second torch thread only fights the first for the core, and rendering figures nobody sees
