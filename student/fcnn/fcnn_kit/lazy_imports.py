@@ -22,7 +22,7 @@ _ANSWERED_UNLOADED = frozenset(
 )
 
 
-class _DeferredModule(importlib.util._LazyModule):  # private, but stable since Python 3.5
+class _DeferredModule(importlib.util._LazyModule):  # private (there since Python 3.5); tests fail if it changes
     def __getattribute__(self, attr):
         if attr in _ANSWERED_UNLOADED:
             return object.__getattribute__(self, attr)
