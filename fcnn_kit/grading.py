@@ -223,8 +223,6 @@ def assess_regressor(model: object, heldout_seed: int) -> Assessment:
         f"alone gives {NOISE_SD**2:.1f}). Over all {N_HELDOUT:,} held-out points: {metrics['heldout_mse']:.2f}. "
         f"Training MSE: {metrics['train_mse']:.2f}."
     )
-    if band == "just right":
-        return Assessment(f"{summary} Band: just right.", metrics, band)
     if mse - metrics["train_mse"] > OVERFIT_MSE_GAP:
         advice = (
             "The model fits its training points far better than new ones: it memorises the noise "
@@ -235,6 +233,13 @@ def assess_regressor(model: object, heldout_seed: int) -> Assessment:
             "The error is high on the training data too: the model is not flexible enough (model bias). "
             "Add a non-linearity and hidden units, or train for more epochs."
         )
+    return _assessment(summary, metrics, band, advice)
+
+
+def _assessment(summary: str, metrics: dict[str, float], band: str, advice: str) -> Assessment:
+    """The message names the band; below "just right" it says what the band means and what to change."""
+    if band == BANDS[-1]:
+        return Assessment(f"{summary} Band: {band}.", metrics, band)
     return Assessment(f"{summary} Band: {band}. {_BAND_MEANING[band]} {advice}", metrics, band)
 
 
@@ -270,8 +275,6 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
         f"held-out cross-entropy: {entropy:.3f} (needs <= {CLASSIFICATION_MAX_CROSS_ENTROPY}). "
         f"Training accuracy: {metrics['train_accuracy']:.3f}."
     )
-    if band == "just right":
-        return Assessment(f"{summary} Band: just right.", metrics, band)
     if entropy > CLASSIFICATION_MAX_CROSS_ENTROPY or metrics["train_accuracy"] - accuracy > OVERFIT_ACCURACY_GAP:
         advice = (
             "The model is confidently wrong on new points near the boundary: it memorised the training "
@@ -282,7 +285,7 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
             "The model misclassifies many training points too: its decision boundary is not flexible "
             "enough (model bias). Add hidden units, or train for more epochs."
         )
-    return Assessment(f"{summary} Band: {band}. {_BAND_MEANING[band]} {advice}", metrics, band)
+    return _assessment(summary, metrics, band, advice)
 
 
 def validate_regressor(model: object) -> None:
@@ -315,8 +318,10 @@ def graded_network(name: str, description: dict | None) -> nn.Module:
             f"`{name}` could not be graded: the notebook stopped before any cell that mentions it ran "
             "(it crashed or ran out of time). Restart the kernel and run all cells to find the problem."
         )
-    if not isinstance(description, dict) or "error" in description:
-        raise SubmissionError(str(description.get("error") if isinstance(description, dict) else description))
+    if not isinstance(description, dict):
+        raise SubmissionError(str(description))
+    if "error" in description:
+        raise SubmissionError(str(description["error"]))
     try:
         return rebuild(description, name)
     except (NotANetwork, KeyError, TypeError, ValueError, RuntimeError) as e:

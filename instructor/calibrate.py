@@ -35,8 +35,8 @@ from torch import nn
 
 from fcnn_kit import grading
 from fcnn_kit.data import lesson_data
+from instructor.assign import REPO
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
 CALIBRATION_SEEDS = {"regression": 1_000_001, "classification": 1_000_002}
 """Held-out seeds for the calibration: public, unlike the autograder's; same generating process."""
 INIT_SEEDS = tuple(range(10))
