@@ -108,6 +108,8 @@ class LeanKernel(AbstractOtterPlugin):
 DEFAULT_TIME_LIMIT_S = 480
 DEFAULT_MEMORY_LIMIT_MB = 1536
 MAX_ERRORS_REPORTED = 5
+MAX_DESCRIPTIONS_BYTES = 64 * 2**20
+"""Graded networks' descriptions larger than this are not read (a 128x128x128 network takes about 1 MB)."""
 
 
 class GuardedGrading(AbstractOtterPlugin):
@@ -287,14 +289,17 @@ class HeldOutGrading(AbstractOtterPlugin):
                 # The hidden cases, in order, stand for the bands above "off": a band passes as many of
                 # them as its rank in BANDS ("close" the first, "just right" both), so it earns their points.
                 hidden = [i for i, tcr in enumerate(test_file.test_case_results) if tcr.test_case.hidden]
+                # The message (held-out numbers, band, advice) is shown once, under the last hidden case.
                 for level, i in enumerate(hidden, start=1):
                     passed = BANDS.index(assessment.band) >= level
+                    message = assessment.message if level == len(hidden) else None
                     shown = replace(  # otter shows a passing case's success_message, a failing case's result
                         test_file.test_case_results[i].test_case,
-                        success_message=assessment.message if passed else None,
+                        success_message=message if passed else None,
                         failure_message=None,
                     )
-                    verdict = "✅ Test case passed" if passed else "❌ Test case failed\n" + assessment.message
+                    failed = "❌ Test case failed\n" + (message or f"Band {BANDS[level]!r} not reached (see below).")
+                    verdict = "✅ Test case passed" if passed else failed
                     test_file.test_case_results[i] = TestCaseResult(shown, verdict, passed)
             results.results[question] = test_file
 
@@ -304,6 +309,9 @@ class HeldOutGrading(AbstractOtterPlugin):
     def _read_descriptions(self) -> dict:
         path = getattr(self, "_export_path", None)
         try:
-            return json.loads(pathlib.Path(path).read_text()) if path else {}
+            if not path or pathlib.Path(path).stat().st_size > MAX_DESCRIPTIONS_BYTES:
+                return {}  # none written, or far more than any network of the exercise: each reads as missing
+            descriptions = json.loads(pathlib.Path(path).read_text())
         except (OSError, ValueError):
             return {}  # no description cell ran: each network reads as missing
+        return descriptions if isinstance(descriptions, dict) else {}

@@ -69,6 +69,29 @@ class Graded:
     def output(self, question: str) -> str:
         return self.test(question)["output"]
 
+    def public_test_passed(self, question: str) -> bool:
+        """The autograder's verdict on the public test (its first case), as data from its ``results.pkl``."""
+        return self._pickled().results[question].test_case_results[0].passed
+
+    def notebook_check_passed(self, question: str) -> bool | None:
+        """What the notebook's own ``grader.check(question)`` cell said when it ran in the grading kernel
+        (None: no such cell ran). Read from the executed notebook the grader saved (``results.pkl``)."""
+        for cell in self._pickled().notebook.cells:
+            if cell.cell_type == "code" and f'grader.check("{question}")' in cell.source:
+                for out in cell.get("outputs", []):
+                    text = out.get("data", {}).get("text/plain", "")
+                    if f"{question} - 1 result:" in text:
+                        return text.split(f"{question} - 1 result:")[1].split("\n", 2)[1].strip().startswith("✅")
+                    if "All test cases passed" in text:
+                        return True
+        return None
+
+    def _pickled(self):
+        import dill  # otter's own dependency; it pickles its results with it
+
+        with open(self.results_path.with_name("results.pkl"), "rb") as f:
+            return dill.load(f)
+
     @property
     def general_output(self) -> str:
         """The results' top-level ``output``: what went wrong while the notebook ran, if anything."""

@@ -510,3 +510,21 @@ def test_a_forged_results_file_is_replaced_and_stays_replaced(corpus):
     time.sleep(4)  # longer than the forger's background process waits
     final = json.loads(graded["forges-results-file"].results_path.read_text())
     assert final == graded["forges-results-file"].results and final.get("score") != 100
+
+
+CHECK_MAY_DIFFER = {"redefines-model-after-check": "the model was replaced after its check cell ran"}
+"""Cases where the notebook's check rightly said something else: it checked another object."""
+
+
+@pytest.mark.parametrize("case_id", [cid for cid, case in CASES.items() if case.graded])
+def test_notebook_check_says_what_the_autograder_says(case_id, corpus):
+    _, graded = corpus
+    result = graded[case_id]
+    compared = 0
+    for question in ("q_regression", "q_classification"):
+        said = result.notebook_check_passed(question)
+        if said is None or case_id in CHECK_MAY_DIFFER:
+            continue  # the check cell never ran (deleted, or after a hang)
+        assert said == result.public_test_passed(question), f"{question}: the notebook's check said {said}"
+        compared += 1
+    assert compared or case_id in CHECK_MAY_DIFFER or case_id in ("deletes-check-cells",) or CASES[case_id].short_time_limit

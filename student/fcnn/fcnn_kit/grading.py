@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .data import NOISE_SD, lesson_data, sample_classification, sample_regression
-from .networks import NotANetwork, rebuild
+from .data import NOISE_SD, bayes_classifier, lesson_data, sample_classification, sample_regression
+from .networks import NotANetwork, describe, rebuild
 
 # ---------------------------------------------------------------------------------------------
 # Pass marks: the one place they live; `make calibrate` measures them on a zoo of 3,000 trained models
@@ -56,9 +56,6 @@ MSE is ~0.03, small beside the 0.5 margin around the threshold."""
 MAX_EPOCHS = 50_000
 """Training budget of each exercise (the lesson's longest demo), recorded by the training helpers."""
 
-OVERFIT_MSE_GAP = 2.0
-OVERFIT_ACCURACY_GAP = 0.08
-"""A held-out error this much worse than the training error reads as memorising (overfitting)."""
 
 VALIDATION_SEEDS = {"regression": 314_159, "classification": 271_828}
 """Public seeds of the notebook's validation sets: the same process, size and code as the hidden tests,
@@ -161,7 +158,8 @@ def check_regressor(model: object) -> None:
     """Public check of the regression exercise. Raises ``AssertionError`` saying what to fix."""
     data = lesson_data()
     try:
-        pred = predict(model, data.x_reg, REGRESSOR_NAME)
+        network = as_graded(model, data.x_reg, REGRESSOR_NAME)
+        pred = predict(network, data.x_reg, REGRESSOR_NAME)
     except SubmissionError as e:
         raise AssertionError(str(e)) from None
     train_mse = ((pred - data.y_reg.double()) ** 2).mean().item()
@@ -184,7 +182,8 @@ def check_classifier(model: object) -> None:
     """Public check of the classification exercise. Raises ``AssertionError`` saying what to fix."""
     data = lesson_data()
     try:
-        p = predict_probabilities(model, data.x_clf, CLASSIFIER_NAME)
+        network = as_graded(model, data.x_clf, CLASSIFIER_NAME)
+        p = predict_probabilities(network, data.x_clf, CLASSIFIER_NAME)
     except SubmissionError as e:
         raise AssertionError(str(e)) from None
     train_ce = cross_entropy(p, data.y_clf).item()
@@ -223,16 +222,8 @@ def assess_regressor(model: object, heldout_seed: int) -> Assessment:
         f"alone gives {NOISE_SD**2:.1f}). Over all {N_HELDOUT:,} held-out points: {metrics['heldout_mse']:.2f}. "
         f"Training MSE: {metrics['train_mse']:.2f}."
     )
-    if mse - metrics["train_mse"] > OVERFIT_MSE_GAP:
-        advice = (
-            "The model fits its training points far better than new ones: it memorises the noise "
-            "(overfitting). Use fewer or narrower hidden layers, or fewer epochs."
-        )
-    else:
-        advice = (
-            "The error is high on the training data too: the model is not flexible enough (model bias). "
-            "Add a non-linearity and hidden units, or train for more epochs."
-        )
+    floor = NOISE_SD**2
+    advice = _REGRESSION_ADVICE[_regime(metrics["train_mse"], mse, floor)]
     return _assessment(summary, metrics, band, advice)
 
 
@@ -264,6 +255,8 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
         "heldout_accuracy": ((p > 0.5) == y).double().mean().item(),
         "heldout_cross_entropy": cross_entropy(p, y).item(),
         "train_accuracy": ((train_p > 0.5) == data.y_clf).double().mean().item(),
+        "train_cross_entropy": cross_entropy(train_p, data.y_clf).item(),
+        "bayes_cross_entropy": cross_entropy(bayes_classifier(x).double(), y).item(),
     }
     accuracy, entropy = metrics["heldout_accuracy"], metrics["heldout_cross_entropy"]
     if accuracy < CLASSIFICATION_MIN_ACCURACY or entropy > CLASSIFICATION_CLOSE_CROSS_ENTROPY:
@@ -273,29 +266,36 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
     summary = (
         f"Held-out accuracy on {N_HELDOUT:,} new points: {accuracy:.3f} (needs >= {CLASSIFICATION_MIN_ACCURACY}); "
         f"held-out cross-entropy: {entropy:.3f} (needs <= {CLASSIFICATION_MAX_CROSS_ENTROPY}). "
-        f"Training accuracy: {metrics['train_accuracy']:.3f}."
+        f"Training accuracy: {metrics['train_accuracy']:.3f}, training cross-entropy: "
+        f"{metrics['train_cross_entropy']:.3f} (the true probabilities score {metrics['bayes_cross_entropy']:.3f} on new points)."
     )
-    if entropy > CLASSIFICATION_MAX_CROSS_ENTROPY or metrics["train_accuracy"] - accuracy > OVERFIT_ACCURACY_GAP:
-        advice = (
-            "The model is confidently wrong on new points near the boundary: it memorised the training "
-            "points (overfitting). Use fewer or narrower hidden layers, or fewer epochs."
-        )
-    else:
-        advice = (
-            "The model misclassifies many training points too: its decision boundary is not flexible "
-            "enough (model bias). Add hidden units, or train for more epochs."
-        )
+    advice = _CLASSIFICATION_ADVICE[_regime(metrics["train_cross_entropy"], entropy, metrics["bayes_cross_entropy"])]
     return _assessment(summary, metrics, band, advice)
 
 
 def validate_regressor(model: object) -> None:
-    """Print what the hidden test would say about ``model``, measured on the public validation set."""
-    _print_validation(assess_regressor(model, VALIDATION_SEEDS["regression"]))
+    """Print what the hidden test would say about ``model``, measured on the public validation set.
+
+    The model is first described and rebuilt exactly as the autograder does (see :func:`as_graded`), so a
+    network the autograder would refuse is refused here too, with the same message.
+    """
+    try:
+        network = as_graded(model, lesson_data().x_reg, REGRESSOR_NAME)
+    except SubmissionError as e:
+        _print_validation(Assessment(str(e)))
+        return
+    _print_validation(assess_regressor(network, VALIDATION_SEEDS["regression"]))
 
 
 def validate_classifier(model: object) -> None:
-    """Print what the hidden test would say about ``model``, measured on the public validation set."""
-    _print_validation(assess_classifier(model, VALIDATION_SEEDS["classification"]))
+    """Print what the hidden test would say about ``model``, measured on the public validation set (see
+    :func:`validate_regressor`)."""
+    try:
+        network = as_graded(model, lesson_data().x_clf, CLASSIFIER_NAME)
+    except SubmissionError as e:
+        _print_validation(Assessment(str(e)))
+        return
+    _print_validation(assess_classifier(network, VALIDATION_SEEDS["classification"]))
 
 
 def _print_validation(assessment: Assessment) -> None:
@@ -326,6 +326,39 @@ def graded_network(name: str, description: dict | None) -> nn.Module:
         return rebuild(description, name)
     except (NotANetwork, KeyError, TypeError, ValueError, RuntimeError) as e:
         raise SubmissionError(str(e) if isinstance(e, NotANetwork) else f"`{name}` could not be rebuilt ({e}).") from None
+
+
+def as_graded(model: object, example_input: torch.Tensor, name: str) -> nn.Module:
+    """The network the autograder grades for ``model``: described as it leaves the kernel, then rebuilt.
+
+    The public checks and the validation cells measure this network, not ``model`` itself, so what they
+    say is what the autograder says (one verdict everywhere).
+
+    Raises:
+        SubmissionError: ``model`` cannot be graded; the message says what to fix.
+    """
+    return graded_network(name, describe(model, example_input, name))
+
+
+def _regime(train_error: float, heldout_error: float, floor: float) -> str:
+    """"overfit" when the gap between held-out and training error exceeds the training error's excess
+    over the best possible (``floor``): the model fits its training points better than new ones by more
+    than it misses the truth on them. "underfit" otherwise (model bias, or too few epochs)."""
+    return "overfit" if heldout_error - train_error > train_error - floor else "underfit"
+
+
+_REGRESSION_ADVICE = {
+    "overfit": "The model fits its training points far better than new ones: it memorises the noise "
+    "(overfitting). Use fewer or narrower hidden layers, or fewer epochs.",
+    "underfit": "The error is high on the training data too: the model is not flexible enough or not trained "
+    "enough (model bias). Add a non-linearity and hidden units, or train for more epochs.",
+}
+_CLASSIFICATION_ADVICE = {
+    "overfit": "The model is far more confident on its training points than on new ones: it memorised the "
+    "training points, noisy labels included (overfitting). Use fewer or narrower hidden layers, or fewer epochs.",
+    "underfit": "The model misclassifies many training points too: its decision boundary is not flexible "
+    "enough or not trained enough (model bias). Add hidden units and a non-linearity, or train for more epochs.",
+}
 
 
 def assess_network(task: str, network: nn.Module, heldout_seed: int) -> Assessment:
