@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import pathlib
+import secrets
 import shutil
 import sys
 import tempfile
@@ -26,6 +28,10 @@ from dataclasses import dataclass
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = "fcnn_kit"
+HELDOUT_PLUGIN = f"{PACKAGE}.otter_plugins.HeldOutGrading"
+SEEDS_FILE = "heldout-seeds.json"
+"""Beside the built zip (``autograder/NAME/``, git-ignored): the held-out seeds, drawn once from the operating
+system's randomness, so that rebuilds and regrades stay identical. An instructor may write it (a secret) instead."""
 _JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
@@ -64,6 +70,7 @@ def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True) -> 
         stage = pathlib.Path(tmp) / name
         shutil.copytree(source, stage, ignore=_JUNK)
         shutil.copytree(REPO / PACKAGE, stage / PACKAGE, ignore=_JUNK)
+        _add_heldout_seeds(stage / f"{name}.ipynb", out_root / "autograder" / name / SEEDS_FILE)
         dist = pathlib.Path(tmp) / "dist"
 
         log(f"otter assign {source.relative_to(REPO)}/{name}.ipynb" + ("" if self_check else " (no self-check)"))
@@ -91,6 +98,33 @@ def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True) -> 
     return outputs
 
 
+def _add_heldout_seeds(staged_master: pathlib.Path, seeds_file: pathlib.Path) -> None:
+    """Give each held-out question its secret seed, in the staged copy of the master only.
+
+    The committed master holds no seed: they are drawn from the operating system's randomness on the first
+    build and kept in ``seeds_file`` for the next ones.
+    """
+    import nbformat
+    import yaml
+
+    nb = nbformat.read(staged_master, as_version=nbformat.NO_CONVERT)
+    config_cell = nb.cells[0]
+    header, _, body = config_cell.source.partition("\n")
+    config = yaml.safe_load(body)
+    (settings,) = [p[HELDOUT_PLUGIN] for p in config["generate"]["plugins"] if isinstance(p, dict) and HELDOUT_PLUGIN in p]
+    seeds = json.loads(seeds_file.read_text()) if seeds_file.exists() else {}
+    for question, spec in settings["questions"].items():
+        if "heldout_seed" in spec:
+            raise ValueError(f"{staged_master.name}: {question} has a held-out seed in the master; remove it (see {SEEDS_FILE})")
+        seeds.setdefault(question, secrets.randbelow(2**31))
+        spec["heldout_seed"] = seeds[question]
+    seeds_file.parent.mkdir(parents=True, exist_ok=True)
+    seeds_file.write_text(json.dumps(seeds, indent=2))
+    seeds_file.chmod(0o600)
+    config_cell.source = header + "\n" + yaml.safe_dump(config, sort_keys=False)
+    nbformat.write(nb, staged_master)
+
+
 def _stabilise_cell_ids(path: pathlib.Path) -> None:
     """Give every cell an id derived from its position and source.
 
@@ -116,7 +150,12 @@ def _write_autograder_zip(otter_zip: pathlib.Path, package: pathlib.Path, dest: 
     with zipfile.ZipFile(otter_zip) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
         for item in src.infolist():
             # otter's run_otter.py gives no results at all when otter itself fails: ours always does
-            out.writestr(item, _RUN_OTTER if item.filename == "run_otter.py" else src.read(item.filename))
+            data = src.read(item.filename)
+            if item.filename == "run_otter.py":
+                data = _RUN_OTTER.encode()
+            elif item.filename == "setup.sh":
+                data += _SETUP_KERNEL_USER.encode()
+            out.writestr(item, data)
         for path in sorted(package.rglob("*.py")):
             out.write(path, f"{PACKAGE}/{path.relative_to(package).as_posix()}")
 
@@ -128,6 +167,14 @@ from fcnn_kit.gradescope import main
 
 if __name__ == "__main__":
     main()
+"""
+
+
+_SETUP_KERNEL_USER = f"""
+# The kit: the unprivileged user the student's kernel runs as, and this environment reachable (not writable) by
+# it; see {PACKAGE}/sandbox.py. setpriv comes with util-linux.
+apt-get install -y util-linux
+mamba run -n otter-env python -c "import sys; sys.path.insert(0, '/autograder/source'); from {PACKAGE}.sandbox import prepare_image; prepare_image()"
 """
 
 

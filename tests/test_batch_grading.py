@@ -35,7 +35,7 @@ def test_batch_grades_match_grading_each_file_alone(kit, make_submission, tmp_pa
     rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert sorted(rows) == sorted([*singles, "corrupt.ipynb"])
     for name, scores in ALONE.items():
-        assert {question: float(rows[name][question]) for question in scores} == scores, name
+        assert {question: rows[name][question] for question in scores} == {q: str(float(v)) for q, v in scores.items()}, rows[name]
         assert rows[name]["error"] == ""
     assert float(rows["solutions.ipynb"]["heldout_mse_in_range"]) < 5.5
     assert float(rows["linear_and_underfit.ipynb"]["heldout_accuracy"]) < 0.75

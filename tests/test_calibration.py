@@ -11,7 +11,7 @@ from fcnn_kit import grading
 from fcnn_kit.data import lesson_data
 from fcnn_kit.training import train_classification_model, train_regression_model
 from instructor.assign import REPO
-from instructor.calibrate import CALIBRATION_SEEDS, Design, Job, train, zoo
+from instructor.calibrate import CALIBRATION_SEEDS, Design, Job, advice_agreement, grouped, train, zoo
 
 REPORT = REPO / "docs" / "calibration.md"
 
@@ -63,3 +63,28 @@ def test_the_committed_report_states_the_marks_the_code_grades_with():
     assert float(classification[2]) == grading.CLASSIFICATION_MAX_CROSS_ENTROPY
     for figure in re.findall(r"\]\((calibration/[^)]+\.png)\)", text):
         assert (REPORT.parent / figure).exists(), figure
+
+
+def _committed_zoo() -> list[dict]:
+    import csv
+
+    with (REPO / "docs" / "calibration" / "zoo.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_advice_matches_the_designs_regime_on_the_zoo():
+    """For trainings that miss "just right", the advice (from the training's own errors) is what its design's
+    regime (from the design's medians on a separate evaluation set) calls for, and never shrinks a linear model."""
+    missed, agree, linear_shrink = advice_agreement(_committed_zoo())
+    assert missed > 500 and agree / missed >= 0.95, (agree, missed)
+    assert linear_shrink == 0
+
+
+def test_zoo_groups_do_not_depend_on_the_marks(monkeypatch):
+    """Moving every mark changes bands, never groups."""
+    rows = _committed_zoo()
+    before = {task: {g: len(r) for g, r in groups.items()} for task, groups in grouped(rows).items()}
+    for mark in ("REGRESSION_MAX_IN_RANGE_MSE", "REGRESSION_CLOSE_IN_RANGE_MSE", "CLASSIFICATION_MIN_ACCURACY", "CLASSIFICATION_MAX_CROSS_ENTROPY"):
+        monkeypatch.setattr(grading, mark, getattr(grading, mark) * 1.5)
+    after = {task: {g: len(r) for g, r in groups.items()} for task, groups in grouped(rows).items()}
+    assert before == after and {"zoo: good", "zoo: underfit", "zoo: overfit"} <= set(before["regression"])

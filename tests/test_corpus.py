@@ -9,6 +9,7 @@ All cases are graded up front, two at a time (see ``Grader.many``).
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import pickle
 import time
@@ -80,9 +81,6 @@ class Maker:
         """A file that only code the grader must never run would create."""
         return self.folder / "pwned"
 
-    @property
-    def spy_report(self) -> pathlib.Path:
-        return self.folder / "spy.json"
 
 
 def code(source: str) -> nbformat.NotebookNode:
@@ -141,15 +139,16 @@ for root in ("..", "tests"):
             except (OSError, UnicodeDecodeError):
                 pass
 print(seen.get("tests/q_regression.py"))
-pathlib.Path(REPORT).write_text(json.dumps(seen))
+print("SPY-REPORT " + json.dumps(seen))
 """
 
 FORGE_RESULTS = """\
 import json, subprocess
 forged = json.dumps({"score": 100, "tests": [{"name": "q_regression", "score": 5, "max_score": 5}]})
-open("../results/results.json", "w").write(forged)
-# and again after the grader has written its own, from a process that outlives the kernel
+# after the grader has written its own, from a process that outlives the kernel
 subprocess.Popen(["bash", "-c", f"sleep 3; echo '{forged}' > ../results/results.json"], start_new_session=True)
+# and right now
+open("../results/results.json", "w").write(forged)
 """
 
 LOG_SERVER_ATTACK = """\
@@ -167,6 +166,69 @@ for port in ports:
     payload = pickle.dumps(Bomb())
     with socket.create_connection(("localhost", port)) as s:
         s.sendall(struct.pack(">L", len(payload)) + payload)
+"""
+
+
+PLANTED = "# planted by a notebook"
+ESCAPE = f"""\
+# Root-kernel corpus: write into everything the grader reads later, try to become root, fill the disk.
+import json, os, pathlib, site, subprocess, sys
+import otter, torch
+report = {{"uid": os.getuid()}}
+targets = [otter.__file__, torch.__file__, os.__file__, "../source/fcnn_kit/grading.py", "../source/otter_config.json",
+           "../source/tests/q_regression.py", "../source/run_otter.py", "../results/results.json"]
+for target in targets:
+    try:
+        with open(target, "a") as f:
+            f.write("\\n{PLANTED}\\n")
+        report[target] = "written"
+    except OSError as e:
+        report[target] = type(e).__name__
+for folder in site.getsitepackages():
+    try:
+        pathlib.Path(folder, "kit_planted.pth").write_text("import os")
+        report["pth"] = "written"
+    except OSError as e:
+        report["pth"] = type(e).__name__
+try:
+    os.setuid(0)
+    report["setuid"] = "root"
+except OSError as e:
+    report["setuid"] = type(e).__name__
+try:
+    report["su"] = subprocess.run(["su", "-c", "id -u"], capture_output=True, stdin=subprocess.DEVNULL, timeout=10).returncode
+except (OSError, subprocess.SubprocessError) as e:
+    report["su"] = type(e).__name__
+try:
+    with open("filler.bin", "wb") as f:
+        for _ in range(64):  # 4 GB in 64 MB blocks, unless something stops it
+            f.write(bytes(64 * 2**20))
+    report["disk"] = "filled"
+except OSError as e:
+    report["disk"] = type(e).__name__
+os.remove("filler.bin")
+print("ATTACK-REPORT " + json.dumps(report))
+"""
+
+SPY_AND_KILL = """\
+# Root-kernel corpus: read the grader's memory, environment and files, then kill it.
+import json, os, signal
+report = {"uid": os.getuid(), "grader": os.getppid()}
+for path in [f"/proc/{os.getppid()}/mem", f"/proc/{os.getppid()}/environ", f"/proc/{os.getppid()}/maps",
+             "../source/otter_config.json", "../results", "/proc/1/environ"]:
+    try:
+        with open(path, "rb") as f:
+            f.read(100)
+        report[path] = "read"
+    except OSError as e:
+        report[path] = type(e).__name__
+for pid in (os.getppid(), 1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        report[f"kill {pid}"] = "sent"
+    except OSError as e:
+        report[f"kill {pid}"] = type(e).__name__
+print("ATTACK-REPORT " + json.dumps(report))
 """
 
 
@@ -241,7 +303,7 @@ CASES: dict[str, Case] = {
         {"q_regression": "Band: just right."},
     ),
     "prints-hidden-tests": Case(
-        lambda m: m.write("prints-hidden-tests", appended(m.student(), code(SPY.replace("REPORT", repr(str(m.spy_report)))))),
+        lambda m: m.write("prints-hidden-tests", appended(m.student(), code(SPY))),
         NONE,
         NONE,
     ),
@@ -402,10 +464,15 @@ CASES: dict[str, Case] = {
                 code('open("../source/fcnn_kit/grading.py", "a").write("\\nassess_network = lambda *a: None\\n")'),
             ),
         ),
-        NONE,
-        NONE,
-        {"general": "changed while the notebook ran"},
-        graded=False,
+        FULL,
+        FULL,
+        {"general": "raised PermissionError"},  # the kernel user may not write the grader's files
+    ),
+    "escapes-the-sandbox": Case(
+        lambda m: m.write("escapes-the-sandbox", appended(m.solutions(), code(ESCAPE))), FULL, FULL
+    ),
+    "spies-and-kills-the-grader": Case(
+        lambda m: m.write("spies-and-kills-the-grader", appended(m.solutions(), code(SPY_AND_KILL))), FULL, FULL
     ),
     "graded-variable-renamed": Case(
         lambda m: m.write("graded-variable-renamed", _renamed(m.solutions(), "just_right_regressor", "my_regressor")),
@@ -493,10 +560,13 @@ def test_corpus_case_gets_what_its_honest_work_earns(case_id, corpus):
 
 
 def test_nothing_secret_is_readable_from_the_notebook(corpus, heldout_seeds):
-    maker, _ = corpus
-    seen = json.loads(maker.spy_report.read_text())
-    (config,) = [text for path, text in seen.items() if path.endswith("otter_config.json")]  # it looked
-    assert "heldout_seed" not in config and "fcnn_kit.otter_plugins.HeldOutGrading" in config
+    _, graded = corpus
+    seen = _printed(graded["prints-hidden-tests"], "SPY-REPORT ")
+    if os.geteuid() == 0:  # the kernel user cannot even open the autograder's source/
+        assert seen and not [path for path in seen if path.startswith("../source")]
+    else:  # it can, but the seeds were removed from the configuration before the kernel started
+        (config,) = [text for path, text in seen.items() if path.endswith("otter_config.json")]  # it looked
+        assert "heldout_seed" not in config and "fcnn_kit.otter_plugins.HeldOutGrading" in config
     assert heldout_seeds and not [seed for seed in heldout_seeds if seed in json.dumps(seen)]
 
 
@@ -528,3 +598,45 @@ def test_notebook_check_says_what_the_autograder_says(case_id, corpus):
         assert said == result.public_test_passed(question), f"{question}: the notebook's check said {said}"
         compared += 1
     assert compared or case_id in CHECK_MAY_DIFFER or case_id in ("deletes-check-cells",) or CASES[case_id].short_time_limit
+
+
+def _printed(result, marker: str) -> dict:
+    """The JSON an attack cell printed after ``marker``: proof that it ran, and what each attempt gave."""
+    text = "".join(
+        out.get("text", "")
+        for cell in result._pickled().notebook.cells
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+    )
+    assert marker in text, f"the attack cell never reported ({marker.strip()}): it did not run"
+    return json.loads(text.split(marker, 1)[1].splitlines()[0])
+
+
+def _attack_report(result) -> dict:
+    return _printed(result, "ATTACK-REPORT ")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the kernel's rights drop only where grading runs as root")
+def test_the_kernel_cannot_write_what_the_grader_reads_nor_regain_root(corpus):
+    import otter
+    import torch
+
+    _, graded = corpus
+    report = _attack_report(graded["escapes-the-sandbox"])
+    assert report.pop("uid") != 0
+    assert report.pop("su") != 0
+    assert report.pop("disk") == "OSError"  # the kernel's largest file is capped (File too large)
+    assert report and all(outcome == "PermissionError" for outcome in report.values()), report
+    for path in (otter.__file__, torch.__file__, os.__file__):
+        assert PLANTED not in pathlib.Path(path).read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the kernel's rights drop only where grading runs as root")
+def test_the_kernel_cannot_read_or_signal_the_grader(corpus, heldout_seeds):
+    _, graded = corpus
+    result = graded["spies-and-kills-the-grader"]
+    report = _attack_report(result)
+    assert report.pop("uid") != 0 and report.pop("grader") != os.getpid()
+    assert report and all(outcome == "PermissionError" for outcome in report.values()), report
+    assert not [seed for seed in heldout_seeds if seed in json.dumps(report)]
+    assert result.results_path.exists()  # the grader lived to write it

@@ -12,7 +12,7 @@ import yaml
 
 from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of
 from fcnn_kit.grading import VALIDATION_SEEDS
-from instructor.assign import REPO
+from instructor.assign import HELDOUT_PLUGIN, REPO, SEEDS_FILE, _add_heldout_seeds
 
 STUDENT_DIR = REPO / "student" / ASSIGNMENT
 DEMO_MARKERS = ("50_000", "30_000", "FuncAnimation", "10_000, 1000")
@@ -107,3 +107,42 @@ def test_autograder_zip_seeds_torch_and_can_import_its_plugin(zip_contents):
     # and the student's kernel imports the package from beside the notebook
     assert "files/fcnn_kit/grading.py" in zip_contents
     assert {"tests/q_regression.py", "tests/q_classification.py"} <= set(zip_contents)
+
+
+def test_no_committed_file_holds_a_heldout_seed(master_notebook, heldout_seeds):
+    import subprocess
+
+    config = yaml.safe_load(master_notebook.cells[0].source.partition("\n")[2])
+    (settings,) = [p[HELDOUT_PLUGIN] for p in config["generate"]["plugins"] if isinstance(p, dict) and HELDOUT_PLUGIN in p]
+    assert all("heldout_seed" not in spec for spec in settings["questions"].values()), "a seed in the master"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout.decode()
+    paths = [REPO / p for p in tracked.split("\0") if p and (REPO / p).is_file()]
+    assert len(paths) > 20
+    seeds = list(heldout_seeds)
+    local = REPO / "autograder" / ASSIGNMENT / SEEDS_FILE  # this checkout's own build, if any
+    if local.exists():
+        seeds += [str(s) for s in json.loads(local.read_text()).values()]
+    for path in paths:
+        data = path.read_bytes()
+        found = [seed for seed in seeds if re.search(rb"(?<![0-9])" + seed.encode() + rb"(?![0-9])", data)]
+        assert not found, f"held-out seed(s) {found} in committed {path.relative_to(REPO)}"
+
+
+def test_seeds_are_drawn_once_from_the_os_and_kept_for_rebuilds(master_notebook, tmp_path):
+    import shutil
+
+    staged = tmp_path / "fcnn.ipynb"
+    seeds_file = tmp_path / "build" / SEEDS_FILE
+    drawn = []
+    for _ in range(2):
+        shutil.copy(REPO / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", staged)
+        _add_heldout_seeds(staged, seeds_file)
+        config = yaml.safe_load(nbformat.read(staged, as_version=4).cells[0].source.partition("\n")[2])
+        (settings,) = [p[HELDOUT_PLUGIN] for p in config["generate"]["plugins"] if isinstance(p, dict) and HELDOUT_PLUGIN in p]
+        drawn.append({q: spec["heldout_seed"] for q, spec in settings["questions"].items()})
+    assert drawn[0] == drawn[1] == json.loads(seeds_file.read_text())
+    assert len(set(drawn[0].values())) == len(drawn[0]) and oct(seeds_file.stat().st_mode)[-3:] == "600"
+    seeds_file.unlink()
+    shutil.copy(REPO / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", staged)
+    _add_heldout_seeds(staged, seeds_file)
+    assert json.loads(seeds_file.read_text()) != drawn[0]  # a new build folder draws new ones

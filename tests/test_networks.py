@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fcnn_kit.data import lesson_data, regression_truth
-from fcnn_kit.grading import SubmissionError, as_graded, graded_network
+from fcnn_kit.grading import SubmissionError, as_graded, graded_network, predict
 from fcnn_kit.networks import FORMAT, describe, export, rebuild
 
 X = lesson_data().x_reg
@@ -61,6 +61,18 @@ class HandMadeLayer(nn.Module):
         return self.out(F.leaky_relu(F.linear(x, self.w, self.b), 0.2)).reshape(x.shape[0])
 
 
+class ColumnAndInlineLayer(nn.Module):
+    """An activation made inside forward, a weight-normed layer, and the output's column picked by indexing."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.utils.parametrizations.weight_norm(nn.Linear(1, 8))
+        self.out = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.out(nn.Tanh()(self.hidden(x)))[:, 0]
+
+
 def trained_batchnorm() -> nn.Module:
     model = nn.Sequential(nn.Linear(1, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 1))
     model.train()
@@ -79,6 +91,7 @@ HONEST = {
     "module list loop and view": Looped,
     "parameters through F.linear": HandMadeLayer,
     "float64": lambda: nn.Sequential(nn.Linear(1, 8), nn.SiLU(), nn.Linear(8, 1)).double(),
+    "inline activation, weight norm, out[:, 0]": ColumnAndInlineLayer,
 }
 
 
@@ -171,11 +184,13 @@ def test_a_forward_that_differs_from_its_trace_is_refused():
         ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "relu", "inputs": [5]}], "output": 1}, "malformed"),
         ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "relu", "inputs": [0], "settings": {"x": 1}}], "output": 1}, "malformed"),
         ({"format": FORMAT, "nodes": [{"op": "input"}], "output": 7}, "has no output"),
+        # an index that picks samples instead of columns: the rebuilt network refuses to run it
+        ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "select", "inputs": [0], "settings": {"index": [0]}}], "output": 1}, "every sample's row"),
     ],
 )
 def test_rebuild_refuses_anything_outside_the_allow_list(description, message):
     with pytest.raises(SubmissionError, match=message):
-        graded_network("m", description)
+        predict(graded_network("m", description), X, "m")  # refused when rebuilt, or at the latest when run
 
 
 def test_a_rebuilt_network_describes_itself_as_its_description():

@@ -32,6 +32,16 @@ DIR_VARIABLE = "FCNN_AUTOGRADER_DIR"
 
 def fallback_results(error: BaseException) -> dict:
     """A zero score whose message says why the submission could not be graded."""
+    from .safeguards import SafeguardError
+    from .sandbox import SandboxError
+
+    if isinstance(error, (SafeguardError, SandboxError)):  # the autograder's fault, not the submission's
+        return {
+            "score": 0,
+            "output": f"The autograder could not grade any submission safely: {error}\n\nYour work is kept; "
+            "it will be graded once your instructor has fixed the autograder.",
+            "tests": [],
+        }
     return {
         "score": 0,
         "output": (

@@ -77,6 +77,8 @@ class Assessment:
     metrics: dict[str, float] = field(default_factory=dict)
     band: str = "off"
     """One of :data:`BANDS`."""
+    regime: str | None = None
+    """Below "just right": "underfit" or "overfit", what the advice is about (see :func:`_regime`)."""
 
     @property
     def passed(self) -> bool:
@@ -222,16 +224,15 @@ def assess_regressor(model: object, heldout_seed: int) -> Assessment:
         f"alone gives {NOISE_SD**2:.1f}). Over all {N_HELDOUT:,} held-out points: {metrics['heldout_mse']:.2f}. "
         f"Training MSE: {metrics['train_mse']:.2f}."
     )
-    floor = NOISE_SD**2
-    advice = _REGRESSION_ADVICE[_regime(metrics["train_mse"], mse, floor)]
-    return _assessment(summary, metrics, band, advice)
+    regime = _regime(metrics["train_mse"], mse, NOISE_SD**2)
+    return _assessment(summary, metrics, band, regime, _REGRESSION_ADVICE[regime])
 
 
-def _assessment(summary: str, metrics: dict[str, float], band: str, advice: str) -> Assessment:
+def _assessment(summary: str, metrics: dict[str, float], band: str, regime: str, advice: str) -> Assessment:
     """The message names the band; below "just right" it says what the band means and what to change."""
     if band == BANDS[-1]:
         return Assessment(f"{summary} Band: {band}.", metrics, band)
-    return Assessment(f"{summary} Band: {band}. {_BAND_MEANING[band]} {advice}", metrics, band)
+    return Assessment(f"{summary} Band: {band}. {_BAND_MEANING[band]} {advice}", metrics, band, regime)
 
 
 _BAND_MEANING = {
@@ -269,8 +270,8 @@ def assess_classifier(model: object, heldout_seed: int) -> Assessment:
         f"Training accuracy: {metrics['train_accuracy']:.3f}, training cross-entropy: "
         f"{metrics['train_cross_entropy']:.3f} (the true probabilities score {metrics['bayes_cross_entropy']:.3f} on new points)."
     )
-    advice = _CLASSIFICATION_ADVICE[_regime(metrics["train_cross_entropy"], entropy, metrics["bayes_cross_entropy"])]
-    return _assessment(summary, metrics, band, advice)
+    regime = _regime(metrics["train_cross_entropy"], entropy, metrics["bayes_cross_entropy"])
+    return _assessment(summary, metrics, band, regime, _CLASSIFICATION_ADVICE[regime])
 
 
 def validate_regressor(model: object) -> None:
@@ -324,7 +325,7 @@ def graded_network(name: str, description: dict | None) -> nn.Module:
         raise SubmissionError(str(description["error"]))
     try:
         return rebuild(description, name)
-    except (NotANetwork, KeyError, TypeError, ValueError, RuntimeError) as e:
+    except (NotANetwork, KeyError, TypeError, ValueError, RuntimeError, RecursionError) as e:
         raise SubmissionError(str(e) if isinstance(e, NotANetwork) else f"`{name}` could not be rebuilt ({e}).") from None
 
 
@@ -341,10 +342,16 @@ def as_graded(model: object, example_input: torch.Tensor, name: str) -> nn.Modul
 
 
 def _regime(train_error: float, heldout_error: float, floor: float) -> str:
-    """"overfit" when the gap between held-out and training error exceeds the training error's excess
-    over the best possible (``floor``): the model fits its training points better than new ones by more
-    than it misses the truth on them. "underfit" otherwise (model bias, or too few epochs)."""
-    return "overfit" if heldout_error - train_error > train_error - floor else "underfit"
+    """Which part of the excess error dominates: "overfit" (variance) or "underfit" (model bias).
+
+    For a model fitted to its training points, held-out error = floor + bias + variance and training error =
+    floor + bias - variance (the training points' own noise is partly fitted: the optimism of the training
+    error), so variance = (held-out - training) / 2 and bias = (held-out + training) / 2 - floor. Variance
+    dominates exactly when the training error is below the best possible (``floor``): the model fits noise.
+    """
+    variance = (heldout_error - train_error) / 2
+    bias = (heldout_error + train_error) / 2 - floor
+    return "overfit" if variance > bias else "underfit"
 
 
 _REGRESSION_ADVICE = {

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from torch.nn.utils import parametrize
 
 FORMAT = "fcnn-graph/1"
 """The description's format tag; :func:`rebuild` refuses any other."""
@@ -106,6 +107,7 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "reshape": ("shape",),
     "layer_norm": ("normalized_shape", "eps"),
     "batch_norm": ("eps",),
+    "select": ("index",),
 }
 """The settings each operation may carry; anything else in a description is refused."""
 
@@ -129,6 +131,7 @@ WEIGHTS: dict[str, tuple[str, ...]] = {
 }
 
 SHAPES: dict[str, Callable[..., torch.Tensor]] = {
+    "select": _keep_rows(lambda x, index: _select(x, index)),
     "flatten": _keep_rows(torch.flatten),
     "squeeze": _keep_rows(torch.squeeze),
     "unsqueeze": _keep_rows(torch.unsqueeze),
@@ -261,6 +264,13 @@ class _Tracer(fx.Tracer):
         super().__init__()
         self.record_stack_traces = True
 
+    def call_module(self, m: nn.Module, forward: Callable, args: tuple, kwargs: dict) -> Any:
+        try:
+            self.path_of_module(m)
+        except NameError:  # a layer made inside forward (``nn.ReLU()(x)``): what it computes is traced instead
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
 
 def _where(stack: str | None) -> str:
     """``line 7 (`return self.out(3 * x)`)``: the innermost line outside torch of a traced operation."""
@@ -294,6 +304,8 @@ def _refusal(name: str, what: str, where: str) -> NotANetwork:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):  # a select's index, already JSON
+        return value
     if isinstance(value, bool) or value is None or isinstance(value, (int, float, str)):
         return value
     if isinstance(value, (tuple, list, torch.Size)) and all(type(v) is int or v == "batch" for v in value):
@@ -322,7 +334,7 @@ def describe(model: object, example_input: torch.Tensor, name: str) -> dict[str,
         else:
             expected = predict(model, example_input, name)  # checks type, shape, NaN, training budget
             assert isinstance(model, nn.Module)
-            description = _trace(model, name)
+            description = _trace(getattr(model, "_orig_mod", model), name)  # torch.compile's wrapper: its module
             rebuilt = predict(rebuild(description, name), example_input, name)
             if not torch.allclose(rebuilt, expected, rtol=1e-4, atol=1e-4):
                 raise NotANetwork(
@@ -389,6 +401,10 @@ def _trace(model: nn.Module, name: str) -> dict[str, Any]:
             values[node] = "batch"
             continue
 
+        if node.op == "call_function" and node.target is operator.getitem and source in index:
+            index[node] = len(nodes)  # ``out[:, 0]``: columns of every row
+            nodes.append({"op": "select", "inputs": [index[source]], "settings": {"index": _index(node, name)}, "weights": {}})
+            continue
         op, settings, weights, inputs = _operation(node, model, values, name)
         if op not in ALLOWED:
             raise _refusal(name, f"`{_shown(node)}`", _where(node.stack_trace))
@@ -401,6 +417,30 @@ def _trace(model: nn.Module, name: str) -> dict[str, Any]:
         index[node] = len(nodes)
         nodes.append(entry)
     raise NotANetwork(f"`{name}`'s forward() returns nothing")
+
+
+def _index(node: fx.Node, name: str) -> list:
+    """``out[:, 0]`` as JSON: every row (a full slice first), then ints and constant slices."""
+    key = node.args[1] if isinstance(node.args[1], tuple) else (node.args[1],)
+    every_row = isinstance(key[0], slice) and key[0] == slice(None)
+    if not every_row or not all(type(k) is int or isinstance(k, slice) for k in key):
+        raise _refusal(name, "an index that does not keep every sample's row", _where(node.stack_trace))
+    encoded = []
+    for k in key:
+        if isinstance(k, slice):
+            if not all(v is None or type(v) is int for v in (k.start, k.stop, k.step)):
+                raise _refusal(name, "an index computed from the data", _where(node.stack_trace))
+            encoded.append({"slice": [k.start, k.stop, k.step]})
+        else:
+            encoded.append(k)
+    return encoded
+
+
+def _select(x: torch.Tensor, index: list) -> torch.Tensor:
+    key = tuple(slice(*k["slice"]) if isinstance(k, dict) else int(k) for k in index)
+    if not key or key[0] != slice(None):
+        raise NotANetwork("an index must keep every sample's row")
+    return x[key]
 
 
 class _BatchShape:
@@ -425,7 +465,8 @@ def _operation(node: fx.Node, model: nn.Module, values: dict, name: str) -> tupl
     """The allowed operation a traced node performs: ``(op, settings, weights, tensor inputs)``."""
     if node.op == "call_module":
         layer = model.get_submodule(node.target)
-        op = _MODULES.get(type(layer))
+        # weight_norm / spectral_norm make a class of their own around the layer; its weights are computed
+        op = _MODULES.get(parametrize.type_before_parametrizations(layer))
         if op is None:
             raise NotANetwork(
                 f"`{name}` contains a {type(layer).__name__} layer ({_where(node.stack_trace)}); a fully connected "

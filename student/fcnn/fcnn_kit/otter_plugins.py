@@ -17,7 +17,6 @@ import json
 import os
 import pathlib
 import re
-import tempfile
 from dataclasses import replace
 
 import nbformat
@@ -66,19 +65,16 @@ _lean_kernel()
 del _lean_kernel
 """
 
-_kernel_ipython_dir: pathlib.Path | None = None
-
-
 def _add_kernel_startup(name: str, source: str) -> None:
     """Have the grading kernel run ``source`` at start-up, before any cell (an IPython startup file).
 
-    The kernel inherits ``IPYTHONDIR`` from the grading process; one private folder per grading.
+    The startup folder is in the kernel's own home folder (``sandbox.current()``), one per grading.
     """
-    global _kernel_ipython_dir
-    if _kernel_ipython_dir is None:
-        _kernel_ipython_dir = pathlib.Path(tempfile.mkdtemp(prefix="fcnn-grading-ipython-"))
-        os.environ["IPYTHONDIR"] = str(_kernel_ipython_dir)
-    startup = _kernel_ipython_dir / "profile_default" / "startup"
+    from .sandbox import current
+
+    ipython_dir = current().home / ".ipython"
+    os.environ["IPYTHONDIR"] = str(ipython_dir)  # an unsandboxed kernel inherits it; kernel_launch.py sets the same
+    startup = ipython_dir / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
     (startup / name).write_text(source)
 
@@ -101,6 +97,7 @@ class LeanKernel(AbstractOtterPlugin):
                 "OMP_NUM_THREADS": "1",  # torch's intra-op threads
                 "MKL_NUM_THREADS": "1",
                 "MPLBACKEND": "agg",  # draw nothing to the notebook's outputs
+                "MALLOC_ARENA_MAX": "2",  # glibc reserves 64 MB of address space per thread otherwise; the kernel is capped
             }
         )
 
@@ -137,13 +134,16 @@ class GuardedGrading(AbstractOtterPlugin):
     """
 
     def before_grading(self, config) -> None:
-        from . import safeguards
+        from . import safeguards, sandbox
 
+        safeguards.check_otter_fits()  # fail closed: never grade with a guard that no longer holds
         settings = self.plugin_config or {}
         from otter.check.notebook import OTTER_LOG_FILENAME
 
         pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)
-        self._redact_config(pathlib.Path(config.autograder_dir) / "source" / "otter_config.json")
+        autograder_dir = pathlib.Path(config.autograder_dir)
+        self._redact_config(autograder_dir / "source" / "otter_config.json")
+        sandbox.prepare(autograder_dir, autograder_dir / "submission")
         safeguards.REPORT.incidents.clear()
         safeguards.ignore_kernel_results()
         safeguards.decode_log_records_safely()
@@ -236,9 +236,9 @@ class HeldOutGrading(AbstractOtterPlugin):
 
     def before_execution(self, submission: nbformat.NotebookNode | str) -> nbformat.NotebookNode | str:
         from .safeguards import EXPORT_KEY
+        from .sandbox import kernel_writable_file
 
-        fd, self._export_path = tempfile.mkstemp(prefix="fcnn-networks-", suffix=".json")
-        os.close(fd)
+        self._export_path = str(kernel_writable_file("kit-networks-"))
         questions = self._questions()
         names = [q["network"] for q in questions.values()]
         models = ", ".join(f"{name!r}: globals().get({name!r})" for name in names)
@@ -285,6 +285,8 @@ class HeldOutGrading(AbstractOtterPlugin):
                 ]
             else:
                 test_file.run({name: network})  # the public test, by otter, on the rebuilt network
+                if "heldout_seed" not in spec:  # fail closed: a zip built without its secret grades nothing
+                    raise RuntimeError(f"{question} has no held-out seed: build the autograder with `make assign`")
                 assessment = assess_network(spec["task"], network, int(spec["heldout_seed"]))
                 # The hidden cases, in order, stand for the bands above "off": a band passes as many of
                 # them as its rank in BANDS ("close" the first, "just right" both), so it earns their points.
@@ -307,11 +309,12 @@ class HeldOutGrading(AbstractOtterPlugin):
         return (self.plugin_config or {}).get("questions", {})
 
     def _read_descriptions(self) -> dict:
+        from .sandbox import read_kernel_file
+
         path = getattr(self, "_export_path", None)
+        written = read_kernel_file(pathlib.Path(path), MAX_DESCRIPTIONS_BYTES) if path else None
         try:
-            if not path or pathlib.Path(path).stat().st_size > MAX_DESCRIPTIONS_BYTES:
-                return {}  # none written, or far more than any network of the exercise: each reads as missing
-            descriptions = json.loads(pathlib.Path(path).read_text())
-        except (OSError, ValueError):
-            return {}  # no description cell ran: each network reads as missing
+            descriptions = json.loads(written) if written else {}
+        except (ValueError, RecursionError):
+            return {}  # no description cell finished (or a forged one): each network reads as missing
         return descriptions if isinstance(descriptions, dict) else {}

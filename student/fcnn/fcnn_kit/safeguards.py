@@ -119,6 +119,10 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
     time_limit_s: float = 480.0
 
     def preprocess(self, nb, resources=None, km=None):
+        from .sandbox import KERNELSPEC, current
+
+        if current().drops_privileges:
+            self.kernel_name = KERNELSPEC  # the kernel runs as the unprivileged kernel user (see sandbox.py)
         self._deadline = time.monotonic() + self.time_limit_s
         self._kernel_lost = False
         return super().preprocess(nb, resources, km)
@@ -163,6 +167,47 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
                 "that never ends, or training far longer than the exercise allows."
             )
         return cell, resources
+
+
+EXPECTED_OTTER_VERSION = "7.0.0"
+"""The otter-grader version whose internals the guards below were written against (requirements.txt pins it)."""
+
+
+class SafeguardError(RuntimeError):
+    """A guard no longer fits the installed otter or nbconvert: the submission is not graded."""
+
+
+def check_otter_fits() -> None:
+    """Check that every attribute the guards replace exists and is what they expect, before replacing any.
+
+    Raises:
+        SafeguardError: with an instructor-facing message; grading stops instead of running unguarded.
+    """
+    import inspect
+
+    import nbconvert.preprocessors
+    import otter
+    import otter.execute
+    import otter.execute.logging as otter_logging
+
+    problems = []
+    if otter.__version__ != EXPECTED_OTTER_VERSION:
+        problems.append(f"otter-grader is {otter.__version__}, the kit's guards were written for {EXPECTED_OTTER_VERSION}")
+    if getattr(otter.execute, "pickle", None) not in (pickle, _KernelResultsIgnored):
+        problems.append("otter.execute no longer reads the kernel's results with pickle")
+    if getattr(otter_logging, "pickle", None) is not pickle and not isinstance(getattr(otter_logging, "pickle", None), types.SimpleNamespace):
+        problems.append("otter.execute.logging no longer decodes log records with pickle")
+    executor = getattr(nbconvert.preprocessors, "ExecutePreprocessor", None)
+    if not (isinstance(executor, type) and issubclass(executor, ExecutePreprocessor)):
+        problems.append("nbconvert.preprocessors.ExecutePreprocessor is not nbconvert's executor")
+    if "from nbconvert.preprocessors import ExecutePreprocessor" not in inspect.getsource(otter.execute.grade_notebook):
+        problems.append("otter's grade_notebook no longer takes its executor from nbconvert.preprocessors")
+    if problems:
+        raise SafeguardError(
+            "Not graded: the autograder's safeguards do not fit the installed software ("
+            + "; ".join(problems)
+            + "). Instructor: rebuild the autograder zip with the kit's pinned versions (make assign)."
+        )
 
 
 def install_guarded_executor(time_limit_s: float) -> None:
