@@ -53,17 +53,18 @@ def assignment_names() -> list[str]:
     return sorted(p.parent.name for p in (REPO / "assignments").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
-def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True) -> BuildOutputs:
+def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True, source: pathlib.Path | None = None) -> BuildOutputs:
     """Generate the student, solutions and autograder files of assignment ``name`` under ``out_root``.
 
     Args:
         name: the assignment's folder (and notebook) name under ``assignments/``.
         out_root: where ``student/``, ``solutions/`` and ``autograder/`` go (the repository by default).
         self_check: let otter assign grade the solutions with the new zip and fail unless they score 100 %.
+        source: the assignment's folder, if not ``assignments/NAME``.
     """
     from otter.assign import main as otter_assign  # imported here: it is slow, and --help should not wait
 
-    source = REPO / "assignments" / name
+    source = source or REPO / "assignments" / name
     with tempfile.TemporaryDirectory(prefix=f"assign-{name}-") as tmp:
         # Stage the master with a clean copy of the package: otter assign copies "files" as they are,
         # and only from beside the master notebook.
@@ -73,7 +74,7 @@ def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True) -> 
         _add_heldout_seeds(stage / f"{name}.ipynb", out_root / "autograder" / name / SEEDS_FILE)
         dist = pathlib.Path(tmp) / "dist"
 
-        log(f"otter assign {source.relative_to(REPO)}/{name}.ipynb" + ("" if self_check else " (no self-check)"))
+        log(f"otter assign {_shown(source)}/{name}.ipynb" + ("" if self_check else " (no self-check)"))
         started = time.monotonic()
         otter_assign(str(stage / f"{name}.ipynb"), str(dist), no_pdfs=True, no_run_tests=not self_check)
         log(f"otter assign finished in {time.monotonic() - started:.0f} s")

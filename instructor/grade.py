@@ -1,10 +1,11 @@
-"""Grade a folder of submissions with the kit's autograder zip and the real ``otter run``.
+"""Grade a folder of submissions with the kit's autograder zip, as Gradescope runs it.
 
     python -m instructor.grade SUBMISSIONS [--out DIR] [--jobs N] [--timeout SECONDS]
     make grade SUBMISSIONS=path/to/folder
 
 Every ``.ipynb`` and ``.zip`` in the folder (what students hand in, or what ``grader.export()``
-writes) is graded exactly as Gradescope grades it, several at a time. One bad submission never stops
+writes) is graded exactly as Gradescope grades it (the zip's own ``run_otter.py`` in a folder laid out like
+``/autograder``), several at a time. One bad submission never stops
 the batch: it gets a row with score 0 and the reason. Writes ``DIR/grades.csv`` (one row per
 submission, one column per question, the held-out metrics) and ``DIR/report.md`` with its figures.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import pathlib
 import subprocess
@@ -30,6 +30,7 @@ from fcnn_kit.grading import (
     REGRESSION_MAX_IN_RANGE_MSE,
     parse_metrics,
 )
+from fcnn_kit.gradescope import grade_in
 from instructor.assign import REPO, build
 
 ASSIGNMENT = "fcnn"
@@ -50,7 +51,7 @@ class Grade:
 
 
 def grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: float) -> Grade:
-    """Grade one file with ``otter run``; never raises: failures become a ``Grade`` with an error."""
+    """Grade one file as Gradescope would; never raises: failures become a ``Grade`` with an error."""
     try:
         return _grade_one(submission, autograder_zip, timeout)
     except Exception as e:  # one bad submission must not stop the batch
@@ -59,19 +60,18 @@ def grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: f
 
 def _grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: float) -> Grade:
     grade = Grade(submission.name)
-    with tempfile.TemporaryDirectory(prefix="grade-") as out:
-        cmd = [sys.executable, "-m", "otter", "run", "-a", str(autograder_zip), "-o", out, str(submission)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="grade-") as root:
+        try:  # Gradescope's own entry point (the zip's run_otter.py) in a folder laid out like /autograder
+            results, log = grade_in(pathlib.Path(root), autograder_zip, submission, timeout)
         except subprocess.TimeoutExpired:
             grade.error = f"grading took longer than {timeout:.0f} s and was stopped"
             return grade
-        results_file = pathlib.Path(out) / "results.json"
-        if not results_file.exists():
-            last_line = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            grade.error = f"otter wrote no results (exit {proc.returncode}): {last_line[0]}"
-            return grade
-        results = json.loads(results_file.read_text())
+    if results is None:
+        last_line = log.strip().splitlines()[-1:] or ["no output"]
+        grade.error = f"the autograder wrote no results: {last_line[0]}"
+        return grade
+    if not any("max_score" in test for test in results.get("tests", [])):  # not graded at all: the reason is the output
+        grade.error = (results.get("output") or "not graded").strip().splitlines()[0][:300]
     for test in results.get("tests", []):
         if "max_score" in test:
             grade.questions[test["name"]] = (float(test.get("score", 0)), float(test["max_score"]))
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     write_report(grades, out)
     print(f"[grade] {len(grades)} submissions, {sum(bool(g.error) for g in grades)} could not be graded")
     print(f"[grade] wrote {out / 'grades.csv'} and {out / 'report.md'}")
-    return 0
+    return 1 if any(g.error for g in grades) else 0  # every file has its row; a non-zero exit says some got no grade
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pathlib
 import pickle
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -21,6 +22,8 @@ import nbformat
 import pytest
 
 from conftest import SUBMISSIONS
+
+pytestmark = pytest.mark.slow  # grades real notebooks with the built zip
 
 FULL, NONE = 5, 0
 CLOSE = 1 + 2  # the public check and the hidden "close" case
@@ -153,11 +156,11 @@ open("../results/results.json", "w").write(forged)
 
 LOG_SERVER_ATTACK = """\
 # otter's grading cell sends log records to a server in the grading process, pickled: send a bomb
-import logging, logging.handlers, pickle, socket, struct
+import io, json, logging, logging.handlers, pickle, socket, struct
 
 class Bomb:
     def __reduce__(self):
-        return (open, (MARKER, "w"))
+        return (io.open, (MARKER, "w"))  # io's: IPython replaces the notebook's open(), which cannot be pickled
 
 loggers = [logging.root] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
 ports = {h.port for lg in loggers for h in getattr(lg, "handlers", []) if isinstance(h, logging.handlers.SocketHandler)}
@@ -166,6 +169,7 @@ for port in ports:
     payload = pickle.dumps(Bomb())
     with socket.create_connection(("localhost", port)) as s:
         s.sendall(struct.pack(">L", len(payload)) + payload)
+print("ATTACK-REPORT " + json.dumps({"bombs sent": len(ports)}))
 """
 
 
@@ -213,7 +217,8 @@ print("ATTACK-REPORT " + json.dumps(report))
 SPY_AND_KILL = """\
 # Root-kernel corpus: read the grader's memory, environment and files, then kill it.
 import json, os, signal
-report = {"uid": os.getuid(), "grader": os.getppid()}
+report = {"uid": os.getuid(), "grader": os.getppid(), "groups": os.getgroups()}
+report["no_new_privs"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("NoNewPrivs")][0]
 for path in [f"/proc/{os.getppid()}/mem", f"/proc/{os.getppid()}/environ", f"/proc/{os.getppid()}/maps",
              "../source/otter_config.json", "../results", "/proc/1/environ"]:
     try:
@@ -397,7 +402,7 @@ CASES: dict[str, Case] = {
         lambda m: m.write("exception-mid-notebook", _insert(m.solutions(), 10, code("1 / 0"))),
         FULL,
         FULL,
-        {"general": "raised ZeroDivisionError"},
+        {"general": "Cell 11 (`1 / 0`) raised ZeroDivisionError"},  # numbered as in the student's notebook
     ),
     "infinite-loop-between-exercises": Case(
         lambda m: m.write(
@@ -409,8 +414,8 @@ CASES: dict[str, Case] = {
         {"general": "time limit ran out", "q_classification": "`just_right_classifier` is not defined"},
         short_time_limit=True,
     ),
-    "huge-allocation": Case(
-        lambda m: m.write("huge-allocation", _insert(m.solutions(), 10, code("big = torch.ones(10**10)"))),
+    "huge-allocation": Case(  # 2 GB: the machine would give it (untouched pages); the kernel's cap does not
+        lambda m: m.write("huge-allocation", _insert(m.solutions(), 10, code("big = torch.empty(2 * 2**30, dtype=torch.uint8)"))),
         FULL,
         FULL,
         {"general": "can't allocate memory"},
@@ -418,7 +423,8 @@ CASES: dict[str, Case] = {
     "unbounded-allocation": Case(
         lambda m: m.write(
             "unbounded-allocation",
-            appended(m.solutions(), code(f"{HEAVY_CELL}\nwhile True:\n    blocks.append(bytearray(50 * 2**20))")),
+            # 4 GB written: the machine has it to give, the kernel's cap (1.5 GB of address space) does not
+            appended(m.solutions(), code(f"{HEAVY_CELL}\nfor _ in range(80):\n    blocks.append(bytearray(50 * 2**20))")),
         ),
         FULL,
         FULL,
@@ -474,6 +480,34 @@ CASES: dict[str, Case] = {
     "spies-and-kills-the-grader": Case(
         lambda m: m.write("spies-and-kills-the-grader", appended(m.solutions(), code(SPY_AND_KILL))), FULL, FULL
     ),
+    "kernel-dies": Case(
+        lambda m: m.write(
+            "kernel-dies", after(m.solutions(), regression_answer, code("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"))
+        ),
+        FULL,
+        NONE,
+        {"general": "The Python kernel died while running cell", "q_classification": "could not be graded"},
+    ),
+    "ignores-the-interrupt": Case(
+        lambda m: m.write(
+            "ignores-the-interrupt",
+            after(m.solutions(), regression_answer, code("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass")),
+        ),
+        FULL,
+        NONE,
+        {"general": "time limit ran out"},
+        short_time_limit=True,
+    ),
+    "over-the-epoch-budget": Case(
+        lambda m: m.write(
+            "over-the-epoch-budget",
+            # as if the cell had trained for 60,000 epochs (the training helpers record them on the model)
+            after(m.solutions(), regression_answer, code("just_right_regressor.trained_epochs = 60_000")),
+        ),
+        NONE,
+        FULL,
+        {"q_regression": "the exercise allows at most 50,000"},
+    ),
     "graded-variable-renamed": Case(
         lambda m: m.write("graded-variable-renamed", _renamed(m.solutions(), "just_right_regressor", "my_regressor")),
         NONE,
@@ -489,6 +523,19 @@ CASES: dict[str, Case] = {
         FULL,
     ),
 }
+
+
+SELECTED = [c for c in os.environ.get("KIT_CORPUS_CASES", "").split(",") if c]
+"""``make sabotage`` grades only the cases a sabotage needs (all of them when unset)."""
+if SELECTED:
+    CASES = {case_id: CASES[case_id] for case_id in SELECTED}
+
+
+def needs(graded: dict, case_id: str):
+    """The graded case, or skip the test when a partial run (``KIT_CORPUS_CASES``) left it out."""
+    if case_id not in graded:
+        pytest.skip(f"{case_id} not graded in this run")
+    return graded[case_id]
 
 
 def _without(nb, predicate) -> nbformat.NotebookNode:
@@ -531,10 +578,11 @@ def corpus(kit, grade, short_limit_zip, tmp_path_factory) -> tuple[Maker, dict]:
     maker = Maker(kit, tmp_path_factory.mktemp("corpus"))
     submissions = {case_id: case.make(maker) for case_id, case in CASES.items()}
     started = time.monotonic()
-    normal = [cid for cid, case in CASES.items() if not case.short_time_limit]
-    graded = dict(zip(normal, grade.many([submissions[cid] for cid in normal])))
-    for cid in set(CASES) - set(normal):
-        graded[cid] = grade(submissions[cid], short_limit_zip)
+    # the short-limit cases first: they wait longest, and the others fill the second core meanwhile
+    order = sorted(CASES, key=lambda cid: not CASES[cid].short_time_limit)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        zips = [short_limit_zip if CASES[cid].short_time_limit else kit.autograder_zip for cid in order]
+        graded = dict(zip(order, pool.map(grade, [submissions[cid] for cid in order], zips)))
     print(f"\ncorpus: {len(CASES)} submissions graded in {time.monotonic() - started:.0f} s (pytest -s shows this)")
     for cid, result in graded.items():
         scores = {t["name"]: t.get("score") for t in result.results["tests"] if t["name"].startswith("q_")}
@@ -561,7 +609,7 @@ def test_corpus_case_gets_what_its_honest_work_earns(case_id, corpus):
 
 def test_nothing_secret_is_readable_from_the_notebook(corpus, heldout_seeds):
     _, graded = corpus
-    seen = _printed(graded["prints-hidden-tests"], "SPY-REPORT ")
+    seen = _printed(needs(graded, "prints-hidden-tests"), "SPY-REPORT ")
     if os.geteuid() == 0:  # the kernel user cannot even open the autograder's source/
         assert seen and not [path for path in seen if path.startswith("../source")]
     else:  # it can, but the seeds were removed from the configuration before the kernel started
@@ -571,15 +619,18 @@ def test_nothing_secret_is_readable_from_the_notebook(corpus, heldout_seeds):
 
 
 def test_no_submitted_pickle_is_ever_unpickled(corpus):
-    maker, _ = corpus
+    maker, graded = corpus
+    if "attacks-log-server" in graded:  # the bombs really reached otter's log server
+        assert _attack_report(graded["attacks-log-server"])["bombs sent"] >= 1
     assert not maker.marker.exists()
 
 
 def test_a_forged_results_file_is_replaced_and_stays_replaced(corpus):
     _, graded = corpus
     time.sleep(4)  # longer than the forger's background process waits
-    final = json.loads(graded["forges-results-file"].results_path.read_text())
-    assert final == graded["forges-results-file"].results and final.get("score") != 100
+    forged = needs(graded, "forges-results-file")
+    final = json.loads(forged.results_path.read_text())
+    assert final == forged.results and final.get("score") != 100
 
 
 CHECK_MAY_DIFFER = {"redefines-model-after-check": "the model was replaced after its check cell ran"}
@@ -622,7 +673,7 @@ def test_the_kernel_cannot_write_what_the_grader_reads_nor_regain_root(corpus):
     import torch
 
     _, graded = corpus
-    report = _attack_report(graded["escapes-the-sandbox"])
+    report = _attack_report(needs(graded, "escapes-the-sandbox"))
     assert report.pop("uid") != 0
     assert report.pop("su") != 0
     assert report.pop("disk") == "OSError"  # the kernel's largest file is capped (File too large)
@@ -634,9 +685,10 @@ def test_the_kernel_cannot_write_what_the_grader_reads_nor_regain_root(corpus):
 @pytest.mark.skipif(os.geteuid() != 0, reason="the kernel's rights drop only where grading runs as root")
 def test_the_kernel_cannot_read_or_signal_the_grader(corpus, heldout_seeds):
     _, graded = corpus
-    result = graded["spies-and-kills-the-grader"]
+    result = needs(graded, "spies-and-kills-the-grader")
     report = _attack_report(result)
     assert report.pop("uid") != 0 and report.pop("grader") != os.getpid()
+    assert report.pop("groups") == [] and report.pop("no_new_privs") == "1"
     assert report and all(outcome == "PermissionError" for outcome in report.values()), report
     assert not [seed for seed in heldout_seeds if seed in json.dumps(report)]
     assert result.results_path.exists()  # the grader lived to write it

@@ -20,6 +20,8 @@ import pytest
 from conftest import GRADED_NAMES, answer_cell_of
 from fcnn_kit import grading
 
+pytestmark = pytest.mark.slow  # grades real notebooks with the built zip
+
 matplotlib.use("agg")
 
 POINTS = {"off": 0, "close": 2, "just right": 4}

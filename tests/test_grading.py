@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-PUBLIC_POINTS, TOTAL_POINTS = 1, 5
+pytestmark = pytest.mark.slow  # grades real notebooks with the built zip
 
+PUBLIC_POINTS, TOTAL_POINTS = 1, 5
 
 def test_solutions_notebook_gets_full_marks(kit, grade):
     graded = grade(kit.solutions_notebook)
@@ -86,3 +87,45 @@ def test_five_regrades_give_identical_scores_and_messages(kit, grade, tmp_path):
     first = graded[0].results["tests"]
     assert [g.results["tests"] for g in graded[1:]] == [first] * 4
     assert {t["name"]: t.get("score") for t in first if t["name"].startswith("q_")} == {"q_regression": 5, "q_classification": 5}
+
+
+def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make_submission, tmp_path):
+    """`make grade` on a folder, compared with single gradings of the same files made in this run (the tests
+    above grade them first; this file runs in one worker, so they are reused, not graded again)."""
+    import csv
+    import shutil
+
+    from instructor.grade import main as grade_folder_cli
+
+    singles = {
+        "solutions.ipynb": kit.solutions_notebook,
+        "untouched.ipynb": kit.student_dir / "fcnn.ipynb",
+        "linear_and_underfit.ipynb": make_submission(q_regression="linear_regressor", q_classification="underfit_classifier"),
+    }
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name, source in singles.items():
+        shutil.copy(source, folder / name)
+    (folder / "corrupt.ipynb").write_text("{not json")
+    (folder / "notes.txt").write_text("not a submission: ignored")
+    out = tmp_path / "graded"
+
+    # exit 1: the corrupt file got no grade (its row says why); every other file was graded
+    assert grade_folder_cli([str(folder), "--out", str(out), "--jobs", "2", "--autograder", str(kit.autograder_zip)]) == 1
+
+    rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert sorted(rows) == sorted([*singles, "corrupt.ipynb"])
+    for name, source in singles.items():
+        alone = grade(source)
+        expected = {t["name"]: str(float(t["score"])) for t in alone.results["tests"] if "max_score" in t}
+        assert {q: rows[name][q] for q in expected} == expected and rows[name]["error"] == "", rows[name]
+    assert float(rows["solutions.ipynb"]["heldout_mse_in_range"]) < 5.5
+    assert float(rows["linear_and_underfit.ipynb"]["heldout_accuracy"]) < 0.75
+    # the bad file got a row, a zero and the reason Gradescope would give, and did not stop the batch
+    corrupt = grade(folder / "corrupt.ipynb")
+    assert float(rows["corrupt.ipynb"]["score"]) == 0 and float(rows["corrupt.ipynb"]["possible"]) == 10
+    assert rows["corrupt.ipynb"]["error"] and rows["corrupt.ipynb"]["error"] in corrupt.general_output
+    report = (out / "report.md").read_text()
+    assert "corrupt.ipynb" in report
+    for figure in ("scores.png", "pass_rates.png", "heldout_metrics.png"):
+        assert figure in report and (out / figure).stat().st_size > 1000

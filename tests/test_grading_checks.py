@@ -161,3 +161,25 @@ def test_validation_cell_prints_the_hidden_tests_verdict_on_public_data(good_reg
     assert "this model would pass" in printed and "Band: just right." in printed
     assert "this model would not pass" in printed and "Band: off." in printed
     assert set(VALIDATION_SEEDS.values()).isdisjoint({1_000_001, 1_000_002})  # not the calibration's seeds either
+
+
+def test_a_classifier_returning_shape_n_is_graded_like_one_returning_n_by_1():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+    train_classification_model(model, DATA.x_clf, DATA.y_clf, 800, optimizer="adam", reporting_interval=0)
+    flat = nn.Sequential(model, nn.Flatten(0))
+    assert predict(flat, DATA.x_clf, "m").shape == (200,)
+    check_classifier(flat)
+    assert assess_classifier(flat, 1).metrics == assess_classifier(model, 1).metrics
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here: a model left on a GPU is checked where one is")
+def test_a_model_left_on_a_gpu_is_graded_like_its_cpu_copy(good_regressor):
+    import copy
+
+    from fcnn_kit.grading import as_graded
+
+    on_gpu = copy.deepcopy(good_regressor).cuda()
+    network = as_graded(on_gpu, DATA.x_reg, "just_right_regressor")  # described from the GPU, rebuilt on the CPU
+    assert assess_regressor(network, 1).metrics == pytest.approx(assess_regressor(good_regressor, 1).metrics, rel=1e-5)
+    assert next(on_gpu.parameters()).is_cuda  # the student's model is never moved

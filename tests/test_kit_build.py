@@ -146,3 +146,21 @@ def test_seeds_are_drawn_once_from_the_os_and_kept_for_rebuilds(master_notebook,
     shutil.copy(REPO / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", staged)
     _add_heldout_seeds(staged, seeds_file)
     assert json.loads(seeds_file.read_text()) != drawn[0]  # a new build folder draws new ones
+
+
+@pytest.mark.slow
+def test_make_assign_stops_when_the_solutions_do_not_score_full_marks(tmp_path):
+    """`make assign`'s self-check: otter assign grades the solutions with the new zip and fails below 100 %."""
+    import shutil
+
+    from instructor.assign import build
+
+    source = shutil.copytree(REPO / "assignments" / ASSIGNMENT, tmp_path / "assignments" / ASSIGNMENT)
+    master = source / f"{ASSIGNMENT}.ipynb"
+    text = master.read_text()
+    broken = 'train_and_test_regression_model(just_right_regressor, num_epochs=1, '
+    assert text.count("train_and_test_regression_model(just_right_regressor, num_epochs=1000, ") == 1
+    master.write_text(text.replace("train_and_test_regression_model(just_right_regressor, num_epochs=1000, ", broken))
+    with pytest.raises(RuntimeError, match="autograder tests failed"):
+        build(ASSIGNMENT, out_root=tmp_path / "out", self_check=True, source=source)
+    assert not (tmp_path / "out" / "student" / ASSIGNMENT).exists()  # nothing half-built is left to hand out

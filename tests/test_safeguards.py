@@ -48,3 +48,26 @@ def test_a_zip_whose_guards_do_not_fit_grades_nothing_and_says_so(kit, grade, tm
     graded = grade(kit.solutions_notebook, changed)
     assert graded.results["score"] == 0
     assert "safeguards do not fit" in graded.general_output and "0.0.1" in graded.general_output
+
+
+def test_the_plugins_settings_leave_the_config_on_disk(tmp_path):
+    """The seeds stay readable only to the grader: otter has read the configuration before the kernel starts."""
+    from fcnn_kit.otter_plugins import GuardedGrading
+
+    config = tmp_path / "otter_config.json"
+    config.write_text('{"seed": 42, "plugins": ["a.B", {"c.D": {"questions": {"q": {"heldout_seed": 123456}}}}]}')
+    GuardedGrading._redact_config(config)
+    assert config.read_text() == '{"seed": 42, "plugins": ["a.B", "c.D"]}'
+
+
+def test_what_the_kernel_wrote_is_read_without_links_and_within_a_size(tmp_path):
+    from fcnn_kit.sandbox import read_kernel_file
+
+    secret, written, link = tmp_path / "secret.json", tmp_path / "written.json", tmp_path / "link.json"
+    secret.write_text('{"heldout_seed": 1}')
+    written.write_text('{"a": 1}')
+    link.symlink_to(secret)
+    assert read_kernel_file(written, 100) == b'{"a": 1}'
+    assert read_kernel_file(link, 100) is None  # a link the kernel swapped in is never followed
+    assert read_kernel_file(written, 3) is None  # nor is a file larger than the cap read
+    assert read_kernel_file(tmp_path / "missing.json", 100) is None

@@ -102,6 +102,26 @@ def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathli
     return {**os.environ, DIR_VARIABLE: str(root)}
 
 
+def grade_in(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path, timeout: float) -> tuple[dict | None, str]:
+    """Grade one submission in ``root`` (a new folder) exactly as Gradescope would: :func:`lay_out`, then the
+    zip's own ``run_otter.py`` in a process of its own.
+
+    Returns:
+        What Gradescope would read (``results/results.json``; None if there is none) and what the grader printed.
+
+    Raises:
+        subprocess.TimeoutExpired: grading ran past ``timeout`` seconds (it is stopped).
+    """
+    import subprocess
+
+    env = lay_out(root, autograder_zip.resolve(), submission.resolve())
+    proc = subprocess.run(
+        [sys.executable, "run_otter.py"], cwd=root / "source", env=env, capture_output=True, text=True, timeout=timeout
+    )
+    results = root / "results" / "results.json"
+    return (json.loads(results.read_text()) if results.exists() else None), proc.stdout + proc.stderr
+
+
 def grade_here(autograder_zip: pathlib.Path, submission: pathlib.Path) -> None:
     """Grade one submission as Gradescope would, in a new temporary folder laid out by :func:`lay_out`.
 

@@ -1,0 +1,255 @@
+"""``make sabotage``: every guard and grading rule has a test that fails without it (mutation testing, by hand).
+
+    .venv/bin/python tests/sabotage.py [--jobs 2] [NAME ...]
+
+For each sabotage below, a scratch copy of the repository gets exactly one edit that switches one guard or
+rule off, and the tests that claim to cover it run there (the kit is rebuilt from the scratch copy, so the
+autograder zip carries the sabotaged code). The run passes only when every sabotage makes at least one of its
+tests fail, and prints the table: sabotage | tests that caught it. A baseline run of every selected test on an
+unsabotaged copy comes first: a test that fails anyway proves nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+COPY_IGNORE = shutil.ignore_patterns(".venv", ".git", "autograder", "solutions", "__pycache__", ".pytest_cache", "artifacts", "*.egg-info")
+
+
+@dataclass(frozen=True)
+class Sabotage:
+    """One guard or rule switched off: ``old`` (found exactly once in ``path``) becomes ``new``."""
+
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    cases: tuple[str, ...] = ()
+    """Corpus cases the tests need graded (``KIT_CORPUS_CASES``); the others are not graded."""
+    env: dict = field(default_factory=dict, hash=False)
+
+
+CORPUS = "tests/test_corpus.py"
+SABOTAGES = [
+    Sabotage(
+        "the kernel's results pickle is trusted (otter.execute.pickle kept)",
+        "fcnn_kit/safeguards.py", "    otter.execute.pickle = _KernelResultsIgnored", "    pass",
+        ("tests/test_grading.py::test_solutions_notebook_gets_full_marks",),
+    ),
+    Sabotage(
+        "log records are unpickled (otter.execute.logging.pickle kept)",
+        "fcnn_kit/safeguards.py",
+        "    otter_logging.pickle = types.SimpleNamespace(loads=lambda data: _NoClassesUnpickler(io.BytesIO(data)).load())",
+        "    pass",
+        (CORPUS,), ("attacks-log-server",),
+    ),
+    Sabotage(
+        "nbconvert's executor is not replaced (no time limit, a dead kernel crashes grading)",
+        "fcnn_kit/safeguards.py", "    nbconvert.preprocessors.ExecutePreprocessor = GuardedExecutePreprocessor", "    pass",
+        (CORPUS,), ("infinite-loop-between-exercises",), {"KIT_GRADE_TIMEOUT": "150"},
+    ),
+    Sabotage(
+        "no time limit (a cell may run forever)",
+        "fcnn_kit/safeguards.py", "        return max(1, math.ceil(self._deadline - time.monotonic()))", "        return None",
+        (CORPUS,), ("infinite-loop-between-exercises",), {"KIT_GRADE_TIMEOUT": "150"},
+    ),
+    Sabotage(
+        "no memory cap",
+        "fcnn_kit/safeguards.py",
+        '    return f"import resource\\nresource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\\n"',
+        '    return ""',
+        (CORPUS,), ("huge-allocation", "unbounded-allocation"),
+    ),
+    Sabotage(
+        "processes the notebook leaves are not killed",
+        "fcnn_kit/safeguards.py", "            os.kill(pid, signal.SIGKILL)", "            pass",
+        (CORPUS,), ("forges-results-file",),
+    ),
+    Sabotage(
+        "no fallback results.json",
+        "fcnn_kit/gradescope.py",
+        "        traceback.print_exc()\n        results.write_text(json.dumps(fallback_results(e), indent=4))\n\n",
+        "        traceback.print_exc()\n\n",
+        (CORPUS,), ("not-a-notebook", "corrupt-json"),
+    ),
+    Sabotage(
+        "torch is not seeded before each cell",
+        "fcnn_kit/otter_plugins.py", "                cell.source = line + cell.source", "                pass",
+        ("tests/test_grading.py::test_five_regrades_give_identical_scores_and_messages",),
+    ),
+    Sabotage(
+        "a submitted .OTTER_LOG is read",
+        "fcnn_kit/otter_plugins.py", "        pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)", "        pass",
+        (CORPUS,), ("zip-with-crafted-otter-log",),
+    ),
+    Sabotage(
+        "the plugins' settings (held-out seeds) stay in otter_config.json",
+        "fcnn_kit/otter_plugins.py",
+        '        settings["plugins"] = [p if isinstance(p, str) else next(iter(p)) for p in settings.get("plugins", [])]',
+        "        pass",
+        ("tests/test_safeguards.py",),
+    ),
+    Sabotage(
+        "otter's attributes are replaced without checking them (no fail-closed)",
+        "fcnn_kit/otter_plugins.py", "        safeguards.check_otter_fits()  # fail closed", "        pass  # fail closed",
+        ("tests/test_safeguards.py",),
+    ),
+    Sabotage(
+        "the kernel keeps the grader's rights (root)",
+        "fcnn_kit/sandbox.py", "    sandbox.uid, sandbox.gid = prepare_image()", "    return sandbox",
+        (CORPUS,), ("escapes-the-sandbox", "spies-and-kills-the-grader"),
+    ),
+    Sabotage(
+        "source/ and results/ stay readable by the kernel",
+        "fcnn_kit/sandbox.py", "            private.chmod(0o700)", "            pass",
+        (CORPUS,), ("prints-hidden-tests", "spies-and-kills-the-grader"),
+    ),
+    Sabotage(
+        "the kernel may regain privileges (no no_new_privs)",
+        "fcnn_kit/kernel_launch.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
+        (CORPUS,), ("spies-and-kills-the-grader",),
+    ),
+    Sabotage(
+        "the kernel's files are not size-capped",
+        "fcnn_kit/kernel_launch.py", "    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))", "    pass",
+        (CORPUS,), ("escapes-the-sandbox",),
+    ),
+    Sabotage(
+        "the networks' JSON is read through links and at any size",
+        "fcnn_kit/sandbox.py", "os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK", "os.O_RDONLY | os.O_NONBLOCK",
+        ("tests/test_safeguards.py",),
+    ),
+    Sabotage(
+        "the tracer's allow-list is off",
+        "fcnn_kit/networks.py",
+        '        if op not in ALLOWED:\n            raise _refusal(name, f"`{_shown(node)}`", _where(node.stack_trace))',
+        "        pass",
+        ("tests/test_networks.py",),
+    ),
+    Sabotage(
+        "the rebuilt network accepts any operation",
+        "fcnn_kit/networks.py",
+        "            if op not in ALLOWED:\n                raise NotANetwork(",
+        "            if False:\n                raise NotANetwork(",
+        ("tests/test_networks.py",),
+    ),
+    Sabotage(
+        "a description is trusted without reproducing the model's output",
+        "fcnn_kit/networks.py", "            if not torch.allclose(rebuilt, expected, rtol=1e-4, atol=1e-4):", "            if False:",
+        ("tests/test_networks.py",),
+    ),
+    Sabotage(
+        "the training budget is not enforced",
+        "fcnn_kit/grading.py", "trained_epochs > MAX_EPOCHS", "trained_epochs > 10 * MAX_EPOCHS",
+        ("tests/test_grading_checks.py", CORPUS), ("over-the-epoch-budget",),
+    ),
+    Sabotage(
+        "regression's just-right mark moved (5.5 -> 6.0)",
+        "fcnn_kit/grading.py", "REGRESSION_MAX_IN_RANGE_MSE = 5.5", "REGRESSION_MAX_IN_RANGE_MSE = 6.0",
+        ("tests/test_grading_checks.py", CORPUS), ("regressor-in-close-band",),
+    ),
+    Sabotage(
+        "regression's close mark moved (6.0 -> 7.5)",
+        "fcnn_kit/grading.py", "REGRESSION_CLOSE_IN_RANGE_MSE = 6.0", "REGRESSION_CLOSE_IN_RANGE_MSE = 7.5",
+        ("tests/test_grading.py", "tests/test_calibration.py"),
+    ),
+    Sabotage(
+        "classification's accuracy mark moved (0.75 -> 0.70)",
+        "fcnn_kit/grading.py", "CLASSIFICATION_MIN_ACCURACY = 0.75", "CLASSIFICATION_MIN_ACCURACY = 0.70",
+        ("tests/test_grading.py", "tests/test_calibration.py"),
+    ),
+    Sabotage(
+        "classification's cross-entropy mark moved (0.65 -> 0.9)",
+        "fcnn_kit/grading.py", "CLASSIFICATION_MAX_CROSS_ENTROPY = 0.65", "CLASSIFICATION_MAX_CROSS_ENTROPY = 0.9",
+        ("tests/test_grading.py", "tests/test_calibration.py"),
+    ),
+]
+
+
+@dataclass
+class Outcome:
+    sabotage: Sabotage | None
+    failed: list[str]
+    returncode: int
+    seconds: float
+    tail: str
+
+
+def scratch_copy(sabotage: Sabotage | None) -> pathlib.Path:
+    """A copy of the repository (no virtualenv, no builds) with ``sabotage`` applied, if any."""
+    root = pathlib.Path(tempfile.mkdtemp(prefix="sabotage-"))
+    shutil.copytree(REPO, root / "repo", ignore=COPY_IGNORE)
+    if sabotage:
+        path = root / "repo" / sabotage.path
+        text = path.read_text()
+        if text.count(sabotage.old) != 1:
+            raise SystemExit(f"sabotage {sabotage.name!r}: its text occurs {text.count(sabotage.old)} times in {sabotage.path}")
+        path.write_text(text.replace(sabotage.old, sabotage.new))
+    return root / "repo"
+
+
+def run_tests(sabotage: Sabotage | None, tests: tuple[str, ...], cases: tuple[str, ...], env: dict) -> Outcome:
+    repo = scratch_copy(sabotage)
+    environment = {**os.environ, "PYTHONPATH": str(repo), "KIT_CORPUS_CASES": ",".join(cases), **env}
+    command = [str(REPO / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *tests]
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, timeout=1200)
+        output, code = proc.stdout + proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as e:
+        output, code = f"timed out: {e}", -1
+    finally:
+        shutil.rmtree(repo.parent, ignore_errors=True)
+    failed = sorted(set(re.findall(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", output, re.M)))
+    return Outcome(sabotage, failed, code, time.monotonic() - started, output[-3000:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="run only sabotages whose name contains one of these")
+    parser.add_argument("--jobs", type=int, default=2, help="sabotages run at a time (default 2)")
+    args = parser.parse_args(argv)
+    chosen = [s for s in SABOTAGES if not args.names or any(n in s.name for n in args.names)]
+    started = time.monotonic()
+
+    tests = tuple(dict.fromkeys(t for s in chosen for t in s.tests))
+    cases = tuple(dict.fromkeys(c for s in chosen for c in s.cases))
+    print(f"[sabotage] baseline: {len(tests)} test files or tests, {len(cases)} corpus cases, nothing switched off", flush=True)
+    baseline = run_tests(None, tests, cases, {})
+    if baseline.returncode != 0:
+        print(baseline.tail)
+        print("[sabotage] the baseline fails: fix the tests first")
+        return 1
+
+    print(f"[sabotage] {len(chosen)} sabotages, {args.jobs} at a time", flush=True)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        outcomes = list(pool.map(lambda s: run_tests(s, s.tests, s.cases, s.env), chosen))
+
+    print("\n| sabotage | tests that caught it | seconds |\n|---|---|---:|")
+    missed = []
+    for outcome in outcomes:
+        caught = outcome.returncode == 1 and outcome.failed  # 1: tests ran and failed (not a usage or collection error)
+        shown = ", ".join(f"`{f.split('::', 1)[-1]}`" for f in outcome.failed[:4]) + (" ..." if len(outcome.failed) > 4 else "")
+        print(f"| {outcome.sabotage.name} | {shown if caught else '**NOT CAUGHT**'} | {outcome.seconds:.0f} |")
+        if not caught:
+            missed.append(outcome)
+    for outcome in missed:
+        print(f"\n--- {outcome.sabotage.name} (exit {outcome.returncode}) ---\n{outcome.tail}")
+    print(f"\n[sabotage] {len(outcomes) - len(missed)} of {len(outcomes)} caught in {time.monotonic() - started:.0f} s")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
