@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Rebuilt whenever the pins or the package metadata change.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install browser assign test sabotage bench grade calibrate clean
+.PHONY: help install browser assign test lint sabotage bench grade calibrate clean
 
 help:
 	@echo "make assign   build student/, solutions/ and autograder/ from assignments/ (installs first)"
@@ -15,6 +15,7 @@ help:
 	@echo "make grade SUBMISSIONS=DIR   grade a folder of submissions: DIR/graded/grades.csv and report.md"
 	@echo "make bench    time and measure building, grading and running the notebook (about 5 minutes)"
 	@echo "make calibrate  train a zoo of 3,000 models and check the pass marks: docs/calibration.md (about 9 minutes)"
+	@echo "make lint     ruff, with the configuration in pyproject.toml"
 	@echo "make sabotage switch off each guard in turn and check that a test catches it (about 25 minutes)"
 	@echo "make install  create $(VENV) and install the pinned dependencies"
 	@echo "make clean    remove the virtualenv and build leftovers (not the committed student notebook)"
@@ -52,6 +53,10 @@ test: install browser
 grade: install
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/to/folder"; exit 2; }
 	$(PY) -m instructor.grade "$(SUBMISSIONS)"
+
+# The linter (its configuration is pyproject.toml's; tests/test_lint.py runs it too).
+lint: install
+	$(VENV)/bin/ruff check .
 
 # Mutation testing of the guards: each sabotage switches one off in a scratch copy and runs the tests that
 # claim to cover it (tests/sabotage.py). Long, so not part of make test.

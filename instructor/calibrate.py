@@ -28,6 +28,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from datetime import UTC
 
 import torch
 import torch.nn.functional as F
@@ -224,7 +225,10 @@ def run_zoo(jobs: list[Job], processes: int) -> list[dict]:
 
     rows: list[dict] = []
     jobs = sorted(jobs, key=lambda j: -j.cost)
-    with ProcessPoolExecutor(max_workers=processes) as pool, tqdm(total=sum(j.cost for j in jobs), unit="", unit_scale=True, desc="training the zoo", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:
+    progress = tqdm(
+        total=sum(j.cost for j in jobs), unit="", unit_scale=True, desc="training the zoo", bar_format="{l_bar}{bar}| {elapsed}<{remaining}"
+    )
+    with ProcessPoolExecutor(max_workers=processes) as pool, progress as bar:
         futures = {pool.submit(train, job): job for job in jobs}
         for future in as_completed(futures):
             rows.extend(future.result())
@@ -356,7 +360,7 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, processes:
             lines.append(f"| {name} | {len(bands)} | " + " | ".join(shares) + " |")
         tables.append("\n".join(lines))
 
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     def share(task_groups: list[tuple[str, str]], band: str) -> str:
         picked = [r for task, name in task_groups for r in groups[task].get(name, [])]
@@ -378,7 +382,7 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, processes:
         advice=f"{agree} of {missed} ({agree / max(1, missed):.1%})",
         linear_shrink=linear_shrink,
         overfit_entropy_min=min(float(r["heldout_cross_entropy"]) for r in groups["classification"]["lesson: overfit"]),
-        when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         n=len(rows),
         designs=len({(r["task"], r["design"], r["activation"], r["epochs"]) for r in rows}),
         seconds=seconds,
@@ -406,7 +410,8 @@ All measurements: [`calibration/zoo.csv`](calibration/zoo.csv).
 | exercise | just right: all 4 hidden points | close: 2 of 4 | off: 0 |
 |---|---|---|---|
 | regression: held-out MSE inside the training x-range | <= {g.REGRESSION_MAX_IN_RANGE_MSE} | <= {g.REGRESSION_CLOSE_IN_RANGE_MSE} | above |
-| classification: accuracy, cross-entropy | accuracy >= {g.CLASSIFICATION_MIN_ACCURACY} and cross-entropy <= {g.CLASSIFICATION_MAX_CROSS_ENTROPY} | (no close band) | otherwise |
+| classification: accuracy, cross-entropy | accuracy >= {g.CLASSIFICATION_MIN_ACCURACY} and cross-entropy <= {g.CLASSIFICATION_MAX_CROSS_ENTROPY} \
+| (no close band) | otherwise |
 
 ## What the zoo holds
 

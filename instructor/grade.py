@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from fcnn_kit.gradescope import grade_in
 from fcnn_kit.grading import (
+    BANDS,
     CLASSIFICATION_MAX_CROSS_ENTROPY,
     CLASSIFICATION_MIN_ACCURACY,
+    REGRESSION_CLOSE_IN_RANGE_MSE,
     REGRESSION_MAX_IN_RANGE_MSE,
-    parse_metrics,
 )
-from fcnn_kit.gradescope import grade_in
 from instructor.assign import REPO, build
 
 ASSIGNMENT = "fcnn"
@@ -47,6 +48,7 @@ class Grade:
     possible: float = 0.0
     questions: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (score, max)
     metrics: dict[str, float] = field(default_factory=dict)
+    bands: dict[str, str] = field(default_factory=dict)  # question -> band of its hidden test ("" if not graded)
     error: str = ""
 
 
@@ -72,10 +74,13 @@ def _grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: 
         return grade
     if not any("max_score" in test for test in results.get("tests", [])):  # not graded at all: the reason is the output
         grade.error = (results.get("output") or "not graded").strip().splitlines()[0][:300]
+    graded = results.get("extra_data", {}).get("questions", {})  # what the held-out grading measured, as data
     for test in results.get("tests", []):
         if "max_score" in test:
             grade.questions[test["name"]] = (float(test.get("score", 0)), float(test["max_score"]))
-            grade.metrics.update(parse_metrics(test.get("output", "")))
+            measured = graded.get(test["name"], {})
+            grade.bands[test["name"]] = measured.get("band") or ""
+            grade.metrics.update({k: v for k, v in measured.get("metrics", {}).items() if k in METRICS})
         elif test.get("name") in {"Autograder Error", "Autograder Failed"}:
             grade.error = test.get("output", "").strip().splitlines()[-1]
     grade.score = float(results.get("score", sum(s for s, _ in grade.questions.values())))
@@ -101,66 +106,87 @@ def write_csv(grades: list[Grade], path: pathlib.Path) -> None:
     questions = sorted({q for g in grades for q in g.questions})
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", "score", "possible", *questions, *METRICS, "error"])
+        writer.writerow(["submission", "score", "possible", *questions, *(f"{q} band" for q in questions), *METRICS, "error"])
         for g in grades:
             writer.writerow(
                 [g.submission, g.score, g.possible, *(g.questions.get(q, ("", ""))[0] for q in questions),
-                 *(g.metrics.get(m, "") for m in METRICS), g.error]
+                 *(g.bands.get(q, "") for q in questions), *(g.metrics.get(m, "") for m in METRICS), g.error]
             )
 
 
 def write_report(grades: list[Grade], out: pathlib.Path) -> None:
-    """``report.md`` with three figures: scores, pass rates per question, held-out metrics against the pass marks."""
+    """``report.md`` with three figures: scores, each question's bands, held-out metrics against every band's mark.
+
+    Files that could not be graded are listed apart and left out of the mean and the figures.
+    """
     import matplotlib
 
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    questions = sorted({q for g in grades for q in g.questions})
+    graded = [g for g in grades if not g.error]
+    questions = sorted({q for g in graded for q in g.questions})
+    possible = max([g.possible for g in grades] + [1.0])
+
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist([g.score for g in grades], bins=range(0, int(max([g.possible for g in grades] + [1])) + 2), align="left", rwidth=0.8)
-    ax.set_xlabel("score")
+    ax.hist([g.score for g in graded], bins=[x - 0.5 for x in range(int(possible) + 2)], rwidth=0.8)
+    ax.set_xlim(-0.5, possible + 0.5)
+    ax.set_xlabel(f"score (out of {possible:g})")
     ax.set_ylabel("submissions")
-    ax.set_title("Scores")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"Scores of the {len(graded)} graded submissions")
     fig.tight_layout()
     fig.savefig(out / "scores.png", dpi=100)
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    rates = [sum(g.questions.get(q, (0, 1))[0] == g.questions.get(q, (0, 1))[1] for g in grades) / len(grades) for q in questions]
-    ax.bar(questions, rates)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("share with full marks")
-    ax.set_title("Pass rate per question")
+    colours = {"just right": "tab:green", "close": "tab:orange", "off": "tab:red", "": "tab:gray"}
+    bottom = [0] * len(questions)
+    for band in (*reversed(BANDS), ""):
+        counts = [sum(g.bands.get(q, "") == band for g in graded) for q in questions]
+        label = band or "not gradable (refused, missing)"
+        ax.bar(questions, counts, bottom=bottom, color=colours[band], label=label)
+        bottom = [b + c for b, c in zip(bottom, counts)]
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("submissions")
+    ax.set_title("Hidden test band per question (partial credit: close)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "pass_rates.png", dpi=100)
+    fig.savefig(out / "bands.png", dpi=100)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    mses = [g.metrics["heldout_mse_in_range"] for g in grades if "heldout_mse_in_range" in g.metrics]
+    mses = [g.metrics["heldout_mse_in_range"] for g in graded if "heldout_mse_in_range" in g.metrics]
     left.hist(mses, bins=20)
-    left.axvline(REGRESSION_MAX_IN_RANGE_MSE, color="red", linestyle="--", label=f"pass mark {REGRESSION_MAX_IN_RANGE_MSE}")
+    left.axvline(REGRESSION_MAX_IN_RANGE_MSE, color="tab:green", linestyle="--", label=f"just right <= {REGRESSION_MAX_IN_RANGE_MSE}")
+    left.axvline(REGRESSION_CLOSE_IN_RANGE_MSE, color="tab:orange", linestyle="--", label=f"close <= {REGRESSION_CLOSE_IN_RANGE_MSE}")
     left.set_xlabel("held-out MSE inside the training x-range")
     left.set_ylabel("submissions")
-    left.legend()
-    clf = [g for g in grades if "heldout_accuracy" in g.metrics]
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
+    left.legend(fontsize=8)
+    clf = [g for g in graded if "heldout_accuracy" in g.metrics]
     right.scatter([g.metrics["heldout_accuracy"] for g in clf], [g.metrics["heldout_cross_entropy"] for g in clf])
-    right.axvline(CLASSIFICATION_MIN_ACCURACY, color="red", linestyle="--")
-    right.axhline(CLASSIFICATION_MAX_CROSS_ENTROPY, color="red", linestyle="--")
-    right.set_xlabel("held-out accuracy (pass: right of the line)")
-    right.set_ylabel("held-out cross-entropy (pass: below)")
-    fig.suptitle("Held-out metrics against the pass marks")
+    right.axvline(CLASSIFICATION_MIN_ACCURACY, color="tab:green", linestyle="--", label=f"accuracy >= {CLASSIFICATION_MIN_ACCURACY}")
+    right.axhline(CLASSIFICATION_MAX_CROSS_ENTROPY, color="tab:green", linestyle=":", label=f"cross-entropy <= {CLASSIFICATION_MAX_CROSS_ENTROPY}")
+    right.set_xlabel("held-out accuracy (just right: right of the line)")
+    right.set_ylabel("held-out cross-entropy (just right: below)")
+    right.legend(fontsize=8)
+    fig.suptitle("Held-out metrics against the marks (classification has no close band)")
     fig.tight_layout()
     fig.savefig(out / "heldout_metrics.png", dpi=100)
     plt.close("all")
 
     errored = [g for g in grades if g.error]
+    mean = sum(g.score for g in graded) / max(len(graded), 1)
     lines = [
         f"# Grading report: {len(grades)} submissions",
         "",
-        f"Mean score {sum(g.score for g in grades) / max(len(grades), 1):.2f}; per submission in `grades.csv`.",
+        f"Mean score {mean:.2f} of {possible:g} over the {len(graded)} graded submissions"
+        + (f"; the {len(errored)} that could not be graded (0 each, listed below) are not in the mean." if errored else "."),
+        "Per submission: `grades.csv`.",
         "",
         "![scores](scores.png)",
         "",
-        "![pass rates](pass_rates.png)",
+        "![bands per question](bands.png)",
         "",
         "![held-out metrics](heldout_metrics.png)",
         "",

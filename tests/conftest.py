@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import nbformat
 import pytest
 
-from fcnn_kit.grading import CLASSIFIER_NAME, REGRESSOR_NAME
 from fcnn_kit.gradescope import grade_in
+from fcnn_kit.grading import CLASSIFIER_NAME, REGRESSOR_NAME
 from instructor.assign import REPO, BuildOutputs, build
 
 ASSIGNMENT = "fcnn"

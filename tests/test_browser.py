@@ -23,7 +23,6 @@ import urllib.request
 
 import nbformat
 import pytest
-
 from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of
 
 CHROMIUM = "/usr/bin/chromium"

@@ -14,13 +14,12 @@ import pathlib
 import pickle
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 import nbformat
 import pytest
-
 from conftest import SUBMISSIONS
 
 pytestmark = pytest.mark.slow  # grades real notebooks with the built zip
@@ -37,7 +36,7 @@ HEAVY_CELL = "blocks = []"
 class Case:
     """A submission, how to make it, and what grading it must give."""
 
-    make: Callable[["Maker"], pathlib.Path]
+    make: Callable[[Maker], pathlib.Path]
     regression: int
     classification: int
     says: dict[str, str] = field(default_factory=dict)
@@ -564,9 +563,13 @@ def short_limit_zip(kit, tmp_path_factory) -> pathlib.Path:
             data = src.read(item.filename)
             if item.filename == "otter_config.json":
                 config = json.loads(data)
-                for plugin in config["plugins"]:
-                    if isinstance(plugin, dict) and "fcnn_kit.otter_plugins.GuardedGrading" in plugin:
-                        plugin["fcnn_kit.otter_plugins.GuardedGrading"]["time_limit_s"] = SHORT_TIME_LIMIT_S
+                guarded = "fcnn_kit.otter_plugins.GuardedGrading"
+                config["plugins"] = [
+                    {guarded: {**(p.get(guarded) or {} if isinstance(p, dict) else {}), "time_limit_s": SHORT_TIME_LIMIT_S}}
+                    if guarded in (p if isinstance(p, dict) else {p: None})
+                    else p
+                    for p in config["plugins"]
+                ]
                 data = json.dumps(config).encode()
             out.writestr(item, data)
     return dest

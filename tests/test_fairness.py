@@ -16,8 +16,8 @@ import zipfile
 import matplotlib
 import nbformat
 import pytest
-
 from conftest import GRADED_NAMES, answer_cell_of
+
 from fcnn_kit import grading
 
 pytestmark = pytest.mark.slow  # grades real notebooks with the built zip

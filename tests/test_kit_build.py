@@ -9,8 +9,8 @@ import zipfile
 import nbformat
 import pytest
 import yaml
-
 from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of
+
 from fcnn_kit.grading import VALIDATION_SEEDS
 from instructor.assign import HELDOUT_PLUGIN, REPO, SEEDS_FILE, _add_heldout_seeds
 
@@ -164,3 +164,26 @@ def test_make_assign_stops_when_the_solutions_do_not_score_full_marks(tmp_path):
     with pytest.raises(RuntimeError, match="autograder tests failed"):
         build(ASSIGNMENT, out_root=tmp_path / "out", self_check=True, source=source)
     assert not (tmp_path / "out" / "student" / ASSIGNMENT).exists()  # nothing half-built is left to hand out
+
+
+def test_the_notebook_states_the_rules_the_autograder_grades_with(master_notebook):
+    """The exercises print their rules from the grader's own settings; the tests' points are those settings."""
+    from fcnn_kit import grading, limits
+
+    for task in ("regression", "classification"):
+        assert any(f'show_rules("{task}")' in c.source for c in master_notebook.cells if c.cell_type == "code")
+        text = grading.rules(task)
+        for value in (f"{grading.MAX_EPOCHS:,}", f"{limits.TIME_LIMIT_S} s", f"{limits.MEMORY_LIMIT_MB / 1024:g} GB", "# Demo:"):
+            assert value in text, (task, value)
+    assert str(grading.REGRESSION_MAX_IN_RANGE_MSE) in grading.rules("regression")
+    assert str(grading.REGRESSION_CLOSE_IN_RANGE_MSE) in grading.rules("regression")
+    assert str(grading.CLASSIFICATION_MIN_ACCURACY) in grading.rules("classification")
+    configs = [
+        yaml.safe_load(c.source.split('"""')[1].replace("# BEGIN TEST CONFIG", "").replace("# END TEST CONFIG", ""))
+        for c in master_notebook.cells
+        if c.cell_type == "code" and "# BEGIN TEST CONFIG" in c.source
+    ]
+    assert [c["points"] for c in configs if not c.get("hidden")] == [grading.PUBLIC_POINTS] * 2
+    assert [c["points"] for c in configs if c.get("hidden")] == [grading.HIDDEN_CASE_POINTS] * 4
+    # the limits are not overridden in the master's config, where the notebook could not state them
+    assert "time_limit_s" not in master_notebook.cells[0].source and "memory_limit_mb" not in master_notebook.cells[0].source

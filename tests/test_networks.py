@@ -185,7 +185,10 @@ def test_a_forward_that_differs_from_its_trace_is_refused():
         ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "relu", "inputs": [0], "settings": {"x": 1}}], "output": 1}, "malformed"),
         ({"format": FORMAT, "nodes": [{"op": "input"}], "output": 7}, "has no output"),
         # an index that picks samples instead of columns: the rebuilt network refuses to run it
-        ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "select", "inputs": [0], "settings": {"index": [0]}}], "output": 1}, "every sample's row"),
+        (
+            {"format": FORMAT, "nodes": [{"op": "input"}, {"op": "select", "inputs": [0], "settings": {"index": [0]}}], "output": 1},
+            "every sample's row",
+        ),
     ],
 )
 def test_rebuild_refuses_anything_outside_the_allow_list(description, message):
