@@ -266,7 +266,7 @@ def kill_descendants() -> int:
         todo.extend(children.get(pid, []))
         try:
             os.kill(pid, signal.SIGKILL)
-            killed += 1
         except OSError:
-            pass
+            continue
+        killed += 1
     return killed

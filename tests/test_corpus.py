@@ -149,6 +149,8 @@ import json, subprocess
 forged = json.dumps({"score": 100, "tests": [{"name": "q_regression", "score": 5, "max_score": 5}]})
 # after the grader has written its own, from a process that outlives the kernel
 subprocess.Popen(["bash", "-c", f"sleep 3; echo '{forged}' > ../results/results.json"], start_new_session=True)
+# and one that beats a heartbeat into the notebook's folder for as long as it lives
+subprocess.Popen(["bash", "-c", "while true; do date +%s%N > heartbeat; sleep 0.2; done"], start_new_session=True)
 # and right now
 open("../results/results.json", "w").write(forged)
 """
@@ -634,6 +636,12 @@ def test_a_forged_results_file_is_replaced_and_stays_replaced(corpus):
     forged = needs(graded, "forges-results-file")
     final = json.loads(forged.results_path.read_text())
     assert final == forged.results and final.get("score") != 100
+    # the background processes are dead, not just counted: the heartbeat stopped when grading ended
+    heartbeat = forged.results_path.parent.parent / "submission" / "heartbeat"
+    assert heartbeat.read_text(), "the background process never ran"
+    beat = heartbeat.read_text()
+    time.sleep(1)
+    assert heartbeat.read_text() == beat
 
 
 CHECK_MAY_DIFFER = {"redefines-model-after-check": "the model was replaced after its check cell ran"}

@@ -70,13 +70,16 @@ def test_five_regrades_give_identical_scores_and_messages(kit, grade, tmp_path):
     import nbformat
 
     nb = nbformat.read(kit.solutions_notebook, as_version=4)
+    cells = []
     for cell in nb.cells:
         if cell.cell_type == "code" and "just_right_" in cell.source and " = nn.Sequential" in cell.source:
-            # the student's own seeding removed, and random draws from every generator added
-            cell.source = (
-                "import random\nrandom.random(); np.random.rand(3); torch.rand(5)\n"
-                + cell.source.replace("torch.manual_seed(42)", "")
-            )
+            # before the exercise, a cell that draws a different number of random numbers every run (torch's own
+            # seed is the same in every new process: only seeding at the top of each cell keeps the exercise's draws)
+            cells.append(nbformat.v4.new_code_cell("import os, random\nrandom.random(); np.random.rand(3); torch.rand(os.getpid() % 97 + 1)"))
+            cell.source = cell.source.replace("torch.manual_seed(42)", "")  # the student's own seeding removed
+        cells.append(cell)
+    nb.cells = cells
+    assert sum("os.getpid() % 97" in c.source for c in nb.cells) == 2
     copies = []
     for i in range(5):
         path = tmp_path / f"copy{i}" / "fcnn.ipynb"

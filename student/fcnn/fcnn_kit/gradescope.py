@@ -70,12 +70,24 @@ def main(autograder_dir: str | None = None) -> None:
         raise
     try:
         run_autograder(str(root))
+        _add_graded_data(results)
     except OtterRuntimeError:
         # otter has already written its own results (score 0 and its reason) after the notebook ran
         traceback.print_exc()
     except BaseException as e:  # anything else: replace whatever the notebook may have left there
         traceback.print_exc()
         results.write_text(json.dumps(fallback_results(e), indent=4))
+
+
+def _add_graded_data(results: pathlib.Path) -> None:
+    """Add what the held-out grading measured, as data, to ``results.json`` (Gradescope keeps ``extra_data``
+    with the results and does not show it to students)."""
+    plugins = sys.modules.get(f"{__package__}.otter_plugins")
+    graded = getattr(plugins, "GRADED", None)
+    if graded and results.exists():
+        content = json.loads(results.read_text())
+        content.setdefault("extra_data", {})["questions"] = graded
+        results.write_text(json.dumps(content, indent=4))
 
 
 def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path) -> dict[str, str]:

@@ -64,6 +64,11 @@ so students can measure their design before submitting; the autograder's seeds a
 REGRESSOR_NAME = "just_right_regressor"
 CLASSIFIER_NAME = "just_right_classifier"
 
+PUBLIC_POINTS = 1
+"""The public check's points (its test config in the master notebook says the same; a test checks it)."""
+HIDDEN_CASE_POINTS = 2
+"""Each hidden case's points: a band earns as many cases as its index in :data:`BANDS`."""
+
 
 class SubmissionError(Exception):
     """A problem with a submitted model that the student can fix; the message says how."""
@@ -374,19 +379,51 @@ def assess_network(task: str, network: nn.Module, heldout_seed: int) -> Assessme
     return measure(network, heldout_seed)
 
 
-# How the numbers appear in the hidden tests' messages above; kept beside them so that a batch report
-# (instructor/grade.py) reads exactly what students read.
-_METRIC_PATTERNS = {
-    "heldout_mse_in_range": r"inside the training x-range: ([0-9]+\.?[0-9]*)",
-    "heldout_mse": r"Over all [0-9,]+ held-out points: ([0-9]+\.?[0-9]*)",
-    "heldout_accuracy": r"Held-out accuracy on [0-9,]+ new points: ([0-9]+\.?[0-9]*)",
-    "heldout_cross_entropy": r"held-out cross-entropy: ([0-9]+\.?[0-9]*)",
-}
+def rules(task: str) -> str:
+    """How an exercise is graded, in Markdown, from the very settings the autograder grades with."""
+    from . import limits
+
+    points = {band: i * HIDDEN_CASE_POINTS for i, band in enumerate(BANDS)}
+    if task == "regression":
+        name = REGRESSOR_NAME
+        marks = (
+            f"held-out MSE over the new points inside the training x-range: **just right** at most "
+            f"{REGRESSION_MAX_IN_RANGE_MSE} ({points['just right']} points), **close** at most "
+            f"{REGRESSION_CLOSE_IN_RANGE_MSE} ({points['close']} points), **off** above ({points['off']}); the noise alone "
+            f"gives {NOISE_SD**2:.1f}"
+        )
+    else:
+        name = CLASSIFIER_NAME
+        close = (
+            f"; **close** with a cross-entropy at most {CLASSIFICATION_CLOSE_CROSS_ENTROPY} ({points['close']} points)"
+            if CLASSIFICATION_CLOSE_CROSS_ENTROPY > CLASSIFICATION_MAX_CROSS_ENTROPY
+            else ""
+        )
+        marks = (
+            f"held-out accuracy at least {CLASSIFICATION_MIN_ACCURACY} and held-out cross-entropy at most "
+            f"{CLASSIFICATION_MAX_CROSS_ENTROPY}: **just right** ({points['just right']} points){close}; otherwise "
+            f"**off** ({points['off']})"
+        )
+    return "\n".join(
+        [
+            f"**How `{name}` is graded** ({PUBLIC_POINTS + points['just right']} points; printed from the autograder's own settings):",
+            "",
+            f"- {PUBLIC_POINTS} point for the public check below: the network exists, is a fully connected "
+            "`torch.nn.Module`, takes the data's shape, returns one prediction per sample and was trained;",
+            f"- the hidden test, on {N_HELDOUT:,} new points from the same process: {marks};",
+            f"- training: at most {MAX_EPOCHS:,} epochs;",
+            f"- the autograder reruns the notebook from the top in at most {limits.TIME_LIMIT_S // 60} minutes "
+            f"({limits.TIME_LIMIT_S} s) and {limits.MEMORY_LIMIT_MB / 1024:g} GB of memory, skipping the cells that start "
+            "with `# Demo:`; a cell that runs out of time is interrupted and what came before it is graded;",
+            "- graded: what the network computes (layers, activations as layers or functions, dropout, batch or layer "
+            "norm, reshapes that keep one row per sample); refused, with the line named: other layers (a convolution), "
+            "arithmetic on tensors (such as `torch.sin(3 * x)`), `if`/`while` on tensor values.",
+        ]
+    )
 
 
-def parse_metrics(feedback: str) -> dict[str, float]:
-    """The held-out metrics quoted in a hidden test's feedback (as in Gradescope's results.json)."""
-    import re
+def show_rules(task: str) -> None:
+    """Display :func:`rules` in the notebook."""
+    from IPython.display import Markdown, display
 
-    found = {name: re.search(pattern, feedback) for name, pattern in _METRIC_PATTERNS.items()}
-    return {name: float(match.group(1)) for name, match in found.items() if match}
+    display(Markdown(rules(task)))

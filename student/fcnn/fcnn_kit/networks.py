@@ -23,7 +23,8 @@ import json
 import operator
 import pathlib
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -356,7 +357,11 @@ def _trace(model: nn.Module, name: str) -> dict[str, Any]:
         user = [f for f in tb if not f.filename.startswith(torch_dir)]
         where = f"line {user[-1].lineno} (`{(user[-1].line or '').strip()[:80]}`)" if user else "in forward()"
         control = isinstance(e, fx.proxy.TraceError)
-        what = "Python control flow on its input (if/while on tensor values)" if control else f"something tracing cannot follow ({type(e).__name__}: {e})"
+        what = (
+            "Python control flow on its input (if/while on tensor values)"
+            if control
+            else f"something tracing cannot follow ({type(e).__name__}: {e})"
+        )
         raise _refusal(name, what, where) from None
 
     index: dict[fx.Node, int] = {}

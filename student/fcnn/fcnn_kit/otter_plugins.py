@@ -2,7 +2,7 @@
 
     generate:
       plugins:
-        - fcnn_kit.otter_plugins.GuardedGrading: {time_limit_s: 480, memory_limit_mb: 1536}
+        - fcnn_kit.otter_plugins.GuardedGrading
         - fcnn_kit.otter_plugins.SeedTorch: {seed: 42}
         - fcnn_kit.otter_plugins.LeanKernel
         - fcnn_kit.otter_plugins.HeldOutGrading: {questions: ...}
@@ -22,7 +22,7 @@ from dataclasses import replace
 import nbformat
 from otter.plugins import AbstractOtterPlugin
 
-from . import lazy_imports
+from . import lazy_imports, limits
 
 DEFAULT_SEED = 42
 
@@ -102,8 +102,8 @@ class LeanKernel(AbstractOtterPlugin):
         )
 
 
-DEFAULT_TIME_LIMIT_S = 480
-DEFAULT_MEMORY_LIMIT_MB = 1536
+DEFAULT_TIME_LIMIT_S = limits.TIME_LIMIT_S
+DEFAULT_MEMORY_LIMIT_MB = limits.MEMORY_LIMIT_MB
 MAX_ERRORS_REPORTED = 5
 MAX_DESCRIPTIONS_BYTES = 64 * 2**20
 """Graded networks' descriptions larger than this are not read (a 128x128x128 network takes about 1 MB)."""
@@ -112,10 +112,10 @@ MAX_DESCRIPTIONS_BYTES = 64 * 2**20
 class GuardedGrading(AbstractOtterPlugin):
     """Keep the grade out of the notebook's reach, and bound its time and memory.
 
-    Configuration (both optional)::
+    Configuration (both optional; the defaults are ``fcnn_kit/limits.py``, which the notebook states to students)::
 
         - fcnn_kit.otter_plugins.GuardedGrading:
-            time_limit_s: 480      # the whole notebook; Gradescope's own default timeout is 600 s
+            time_limit_s: 480      # the whole notebook
             memory_limit_mb: 1536  # the kernel's address space
 
     Before the kernel starts (``before_grading``), in the grading process:
@@ -206,6 +206,12 @@ def _package_fingerprint() -> str:
     return digest.hexdigest()
 
 
+GRADED: dict[str, dict] = {}
+"""Per question, what ``HeldOutGrading`` measured, as data: its band, the advice's regime and the held-out metrics,
+or the error that kept it from grading. The zip's ``run_otter.py`` adds it to ``results.json`` (``extra_data``),
+so a batch report never reads numbers back out of the students' messages."""
+
+
 class HeldOutGrading(AbstractOtterPlugin):
     """Grade each exercise in the grading process, never in the student's kernel.
 
@@ -280,14 +286,17 @@ class HeldOutGrading(AbstractOtterPlugin):
             try:
                 network = graded_network(name, descriptions.get(name))
             except SubmissionError as e:
-                test_file.test_case_results = [
-                    TestCaseResult(tc, "❌ Test case failed\n" + str(e), False) for tc in test_file.test_cases
+                GRADED[question] = {"band": None, "error": str(e)}
+                test_file.test_case_results = [  # the reason once, under the first case
+                    TestCaseResult(tc, "❌ Test case failed\n" + (str(e) if i == 0 else "(see the first case)"), False)
+                    for i, tc in enumerate(test_file.test_cases)
                 ]
             else:
                 test_file.run({name: network})  # the public test, by otter, on the rebuilt network
                 if "heldout_seed" not in spec:  # fail closed: a zip built without its secret grades nothing
                     raise RuntimeError(f"{question} has no held-out seed: build the autograder with `make assign`")
                 assessment = assess_network(spec["task"], network, int(spec["heldout_seed"]))
+                GRADED[question] = {"band": assessment.band, "regime": assessment.regime, "metrics": assessment.metrics}
                 # The hidden cases, in order, stand for the bands above "off": a band passes as many of
                 # them as its rank in BANDS ("close" the first, "just right" both), so it earns their points.
                 hidden = [i for i, tcr in enumerate(test_file.test_case_results) if tcr.test_case.hidden]

@@ -29,8 +29,8 @@ import types
 from dataclasses import dataclass, field
 
 import nbformat
-from nbconvert.preprocessors import ExecutePreprocessor
 from nbclient.exceptions import DeadKernelError
+from nbconvert.preprocessors import ExecutePreprocessor
 
 CELL_KEY = "fcnn_cell"
 """Cell metadata: the cell's number and first line in the notebook as submitted, to name it in messages."""
@@ -266,7 +266,7 @@ def kill_descendants() -> int:
         todo.extend(children.get(pid, []))
         try:
             os.kill(pid, signal.SIGKILL)
-            killed += 1
         except OSError:
-            pass
+            continue
+        killed += 1
     return killed
