@@ -88,7 +88,7 @@ SABOTAGES = [
     Sabotage(
         "torch is not seeded before each cell",
         "fcnn_kit/otter_plugins.py", "                cell.source = line + cell.source", "                pass",
-        ("tests/test_grading.py::test_five_regrades_give_identical_scores_and_messages",),
+        ("tests/test_grading.py::test_three_regrades_give_identical_scores_and_messages",),
     ),
     Sabotage(
         "a submitted .OTTER_LOG is read",

@@ -30,35 +30,70 @@ def test_committed_student_files_are_not_stale(kit):
 
 
 def solution_lines(master) -> list[str]:
-    """The lines inside the master's ``# BEGIN SOLUTION`` blocks that appear nowhere else in it."""
-    inside_lines, outside_lines, inside = [], set(), False
+    """Every line of the master's answers that appears nowhere else in it: the code between ``# BEGIN SOLUTION`` and
+    ``# END SOLUTION`` in code cells, and the written model answers (Markdown cells between the raw cells
+    ``# BEGIN SOLUTION`` / ``# END SOLUTION``)."""
+    inside_lines, outside_lines = [], set()
+    in_code, in_cells = False, False
     for cell in master.cells:
-        for line in cell.source.splitlines() if cell.cell_type == "code" else []:
-            if line.strip().startswith("# BEGIN SOLUTION"):
-                inside = True
-            elif line.strip().startswith("# END SOLUTION"):
-                inside = False
+        text = cell.source.strip()
+        if cell.cell_type == "raw" and text.startswith("# BEGIN SOLUTION"):
+            in_cells = True
+            continue
+        if cell.cell_type == "raw" and text.startswith("# END SOLUTION"):
+            in_cells = False
+            continue
+        for line in cell.source.splitlines():
+            stripped = line.strip().removeprefix("**SOLUTION:**").strip()
+            if cell.cell_type == "code" and stripped.startswith("# BEGIN SOLUTION"):
+                in_code = True
+            elif cell.cell_type == "code" and stripped.startswith("# END SOLUTION"):
+                in_code = False
+            elif (cell.cell_type == "code" and in_code) or (cell.cell_type == "markdown" and in_cells):
+                inside_lines.append(stripped)
             else:
-                (inside_lines.append if inside else outside_lines.add)(line.strip())
+                outside_lines.add(stripped)
     return [line for line in inside_lines if len(line) > 3 and line not in outside_lines]
 
 
-def test_student_files_hold_no_solution_hidden_test_or_heldout_seed(kit, master_notebook, heldout_seeds):
+def handed_out_text(path) -> list[str]:
+    """The lines a student reads in a handed-out file: each cell's source of a notebook (parsed, so quotes are
+    quotes), or the file's lines."""
+    if path.suffix == ".ipynb":
+        return [line.strip() for cell in nbformat.read(path, as_version=4).cells for line in cell.source.splitlines()]
+    return [line.strip() for line in path.read_text().splitlines()]
+
+
+def test_student_files_hold_no_solution_written_answer_hidden_test_or_heldout_seed(kit, master_notebook, heldout_seeds):
     seeds = heldout_seeds
     # the public validation sets must not be the held-out sets
     assert not set(seeds) & {str(seed) for seed in VALIDATION_SEEDS.values()}
     assert len(seeds) == 2, "expected one held-out seed per exercise in the autograder's tests"
     answers = solution_lines(master_notebook)
-    assert answers, "found no solution lines in the master notebook"
-    for path, content in files_under(STUDENT_DIR).items():
-        text = content.decode()
-        for seed in seeds:
-            assert seed not in text and seed.replace("_", "") not in text, f"held-out seed in student/{path}"
-        for secret in ("test_regressor_heldout", "test_classifier_heldout", "hidden: true", "hidden=True"):
-            assert secret not in text, f"hidden test ({secret!r}) in student/{path}"
-    student_nb = (STUDENT_DIR / f"{ASSIGNMENT}.ipynb").read_text()
-    leaked = [line for line in answers if line in student_nb]
-    assert not leaked, f"solution lines in the student notebook: {leaked}"
+    assert any('"' in line for line in answers), "no solution line with a quote: the check would not prove quotes are handled"
+    assert any(line.startswith("A linear function of a linear function") for line in answers), "written answers not collected"
+    for folder in (STUDENT_DIR, kit.student_dir):  # what is committed, and what a build hands out
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            text = path.read_text()
+            for seed in seeds:
+                assert seed not in text, f"held-out seed in {path}"
+            for secret in ("test_regressor_heldout", "test_classifier_heldout", "hidden: true", "hidden=True"):
+                assert secret not in text, f"hidden test ({secret!r}) in {path}"
+            lines = set(handed_out_text(path))
+            leaked = [line for line in answers if line in lines]
+            assert not leaked, f"solution or model answer lines in {path}: {leaked}"
+
+
+def test_the_leak_check_finds_a_leaked_line_with_quotes_and_a_written_answer(master_notebook, tmp_path):
+    """The check above can fail: plant one solution line with quotes and one model answer in a copy."""
+    answers = solution_lines(master_notebook)
+    quoted = next(line for line in answers if '"' in line)
+    written = next(line for line in answers if line.startswith("A linear function of a linear function"))
+    nb = nbformat.read(STUDENT_DIR / f"{ASSIGNMENT}.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(quoted))
+    nb.cells.append(nbformat.v4.new_markdown_cell(written))
+    nbformat.write(nb, tmp_path / "leaky.ipynb")
+    assert {quoted, written} <= set(handed_out_text(tmp_path / "leaky.ipynb")) & set(answers)
 
 
 def test_demo_cells_are_skipped_at_grading_and_exercise_cells_are_not():
