@@ -181,7 +181,7 @@ def write_report(grades: list[Grade], out: pathlib.Path) -> None:
         f"# Grading report: {len(grades)} submissions",
         "",
         f"Mean score {mean:.2f} of {possible:g} over the {len(graded)} graded submissions"
-        + (f"; the {len(errored)} that could not be graded (0 each, listed below) are not in the mean." if errored else "."),
+        + (f"; not in the mean: {len(errored)} that could not be graded (0 each, listed below)." if errored else "."),
         "Per submission: `grades.csv`.",
         "",
         "![scores](scores.png)",

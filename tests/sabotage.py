@@ -7,6 +7,10 @@ rule off, and the tests that claim to cover it run there (the kit is rebuilt fro
 autograder zip carries the sabotaged code). The run passes only when every sabotage makes at least one of its
 tests fail, and prints the table: sabotage | tests that caught it. A baseline run of every selected test on an
 unsabotaged copy comes first: a test that fails anyway proves nothing.
+
+The scratch copies share this repository's virtualenv (and the Python installation under it): with a guard
+switched off, a hostile case really runs with the rights that guard withheld. So every hostile case proves what it
+could do without doing damage (it opens files for appending and writes nothing, removes what it creates).
 """
 
 from __future__ import annotations
