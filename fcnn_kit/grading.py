@@ -285,23 +285,22 @@ def validate_regressor(model: object) -> None:
     The model is first described and rebuilt exactly as the autograder does (see :func:`as_graded`), so a
     network the autograder would refuse is refused here too, with the same message.
     """
-    try:
-        network = as_graded(model, lesson_data().x_reg, REGRESSOR_NAME)
-    except SubmissionError as e:
-        _print_validation(Assessment(str(e)))
-        return
-    _print_validation(assess_regressor(network, VALIDATION_SEEDS["regression"]))
+    _validate(model, lesson_data().x_reg, REGRESSOR_NAME, assess_regressor, VALIDATION_SEEDS["regression"])
 
 
 def validate_classifier(model: object) -> None:
     """Print what the hidden test would say about ``model``, measured on the public validation set (see
     :func:`validate_regressor`)."""
+    _validate(model, lesson_data().x_clf, CLASSIFIER_NAME, assess_classifier, VALIDATION_SEEDS["classification"])
+
+
+def _validate(model: object, example_input: torch.Tensor, name: str, assess, seed: int) -> None:
     try:
-        network = as_graded(model, lesson_data().x_clf, CLASSIFIER_NAME)
+        network = as_graded(model, example_input, name)
     except SubmissionError as e:
         _print_validation(Assessment(str(e)))
         return
-    _print_validation(assess_classifier(network, VALIDATION_SEEDS["classification"]))
+    _print_validation(assess(network, seed))
 
 
 def _print_validation(assessment: Assessment) -> None:
