@@ -4,21 +4,21 @@
 
 For ``assignments/NAME/NAME.ipynb`` this writes
 
-- ``student/NAME/``: the student notebook, its public tests and the ``fcnn_kit`` package it imports;
+- ``student/NAME/``: the student notebook, its public tests and the code its kernel imports;
 - ``solutions/NAME/NAME.ipynb``: the solutions notebook;
 - ``autograder/NAME/NAME-autograder.zip``: the zip to upload to Gradescope, under a stable name
   (otter stamps its own with the build time).
 
-Every one of these is generated: edit the master notebook or ``fcnn_kit/`` and rebuild.
+Everything in them comes from the master's own config, so plain ``otter assign`` builds the same zip; this
+adds only what otter cannot: stable cell ids, no build leftovers (``__pycache__``), and the files in place.
+All of it is generated: edit the master notebook, its lesson package or the engine, and rebuild.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import pathlib
-import secrets
 import shutil
 import sys
 import tempfile
@@ -27,12 +27,8 @@ import zipfile
 from dataclasses import dataclass
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-PACKAGE = "fcnn_kit"
-HELDOUT_PLUGIN = f"{PACKAGE}.otter_plugins.HeldOutGrading"
-SEEDS_FILE = "heldout-seeds.json"
-"""Beside the built zip (``autograder/NAME/``, git-ignored): the held-out seeds, drawn once from the operating
-system's randomness, so that rebuilds and regrades stay identical. An instructor may write it (a secret) instead."""
-_JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+_JUNK = ("__pycache__", ".pyc", ".egg-info", ".ipynb_checkpoints")
+"""Build leftovers that otter copies along with the master's files: never shipped."""
 
 
 @dataclass
@@ -53,6 +49,36 @@ def assignment_names() -> list[str]:
     return sorted(p.parent.name for p in (REPO / "assignments").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
+def chosen(name: str | None) -> str:
+    """The assignment ``name`` (``make ... A=name``), or the only one there is."""
+    names = assignment_names()
+    if name is None and len(names) == 1:
+        return names[0]
+    if name not in names:
+        wanted = f"no assignment {name!r} under assignments/" if name else "name an assignment with A=NAME"
+        raise SystemExit(f"{wanted} (there are: {', '.join(names)})")
+    return name
+
+
+def graded_exercises(name: str) -> dict:
+    """Each held-out question of assignment ``name`` and its ``GradedExercise``, as its master's config names them.
+
+    The assignment's folder goes on ``sys.path``, as its notebook has it, so its lesson package is importable.
+    """
+    import nbformat
+    import yaml
+
+    from graded_networks.exercise import load
+
+    folder = REPO / "assignments" / name
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    config = yaml.safe_load(nbformat.read(folder / f"{name}.ipynb", as_version=4).cells[0].source.partition("\n")[2])
+    plugin = "grading_engine.otter_plugins.HeldOutGrading"
+    settings = [p[plugin] for p in config.get("generate", {}).get("plugins", []) if isinstance(p, dict) and plugin in p]
+    return {q: load(dotted) for s in settings for q, dotted in s.get("questions", {}).items()}
+
+
 def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True, source: pathlib.Path | None = None) -> BuildOutputs:
     """Generate the student, solutions and autograder files of assignment ``name`` under ``out_root``.
 
@@ -64,19 +90,12 @@ def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True, sou
     """
     from otter.assign import main as otter_assign  # imported here: it is slow, and --help should not wait
 
-    source = source or REPO / "assignments" / name
+    master = (source or REPO / "assignments" / name) / f"{name}.ipynb"
     with tempfile.TemporaryDirectory(prefix=f"assign-{name}-") as tmp:
-        # Stage the master with a clean copy of the package: otter assign copies "files" as they are,
-        # and only from beside the master notebook.
-        stage = pathlib.Path(tmp) / name
-        shutil.copytree(source, stage, ignore=_JUNK)
-        shutil.copytree(REPO / PACKAGE, stage / PACKAGE, ignore=_JUNK)
-        _add_heldout_seeds(stage / f"{name}.ipynb", out_root / "autograder" / name / SEEDS_FILE)
         dist = pathlib.Path(tmp) / "dist"
-
-        log(f"otter assign {_shown(source)}/{name}.ipynb" + ("" if self_check else " (no self-check)"))
+        log(f"otter assign {_shown(master)}" + ("" if self_check else " (no self-check)"))
         started = time.monotonic()
-        otter_assign(str(stage / f"{name}.ipynb"), str(dist), no_pdfs=True, no_run_tests=not self_check)
+        otter_assign(str(master), str(dist), no_pdfs=True, no_run_tests=not self_check)
         log(f"otter assign finished in {time.monotonic() - started:.0f} s")
 
         outputs = BuildOutputs(
@@ -85,45 +104,23 @@ def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True, sou
             autograder_zip=out_root / "autograder" / name / f"{name}-autograder.zip",
         )
         shutil.rmtree(outputs.student_dir, ignore_errors=True)
-        shutil.copytree(dist / "student", outputs.student_dir)
+        shutil.copytree(dist / "student", outputs.student_dir, ignore=lambda _, names: [n for n in names if is_junk(n)])
         outputs.solutions_notebook.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(dist / "autograder" / f"{name}.ipynb", outputs.solutions_notebook)
         for notebook in (outputs.student_dir / f"{name}.ipynb", outputs.solutions_notebook):
             _stabilise_cell_ids(notebook)
         (otter_zip,) = (dist / "autograder").glob(f"{name}-autograder_*.zip")
         outputs.autograder_zip.parent.mkdir(parents=True, exist_ok=True)
-        _write_autograder_zip(otter_zip, stage / PACKAGE, outputs.autograder_zip)
+        _copy_zip_without_junk(otter_zip, outputs.autograder_zip)
 
     for path in (outputs.student_dir, outputs.solutions_notebook, outputs.autograder_zip):
         log(f"wrote {_shown(path)}")
     return outputs
 
 
-def _add_heldout_seeds(staged_master: pathlib.Path, seeds_file: pathlib.Path) -> None:
-    """Give each held-out question its secret seed, in the staged copy of the master only.
-
-    The committed master holds no seed: they are drawn from the operating system's randomness on the first
-    build and kept in ``seeds_file`` for the next ones.
-    """
-    import nbformat
-    import yaml
-
-    nb = nbformat.read(staged_master, as_version=nbformat.NO_CONVERT)
-    config_cell = nb.cells[0]
-    header, _, body = config_cell.source.partition("\n")
-    config = yaml.safe_load(body)
-    (settings,) = [p[HELDOUT_PLUGIN] for p in config["generate"]["plugins"] if isinstance(p, dict) and HELDOUT_PLUGIN in p]
-    seeds = json.loads(seeds_file.read_text()) if seeds_file.exists() else {}
-    for question, spec in settings["questions"].items():
-        if "heldout_seed" in spec:
-            raise ValueError(f"{staged_master.name}: {question} has a held-out seed in the master; remove it (see {SEEDS_FILE})")
-        seeds.setdefault(question, secrets.randbelow(2**31))
-        spec["heldout_seed"] = seeds[question]
-    seeds_file.parent.mkdir(parents=True, exist_ok=True)
-    seeds_file.write_text(json.dumps(seeds, indent=2))
-    seeds_file.chmod(0o600)
-    config_cell.source = header + "\n" + yaml.safe_dump(config, sort_keys=False)
-    nbformat.write(nb, staged_master)
+def is_junk(path: str) -> bool:
+    """Whether ``path`` (a name or a /-separated path) is or lies in a build leftover."""
+    return any(part.endswith(junk) for part in path.split("/") for junk in _JUNK)
 
 
 def _stabilise_cell_ids(path: pathlib.Path) -> None:
@@ -140,43 +137,11 @@ def _stabilise_cell_ids(path: pathlib.Path) -> None:
     nbformat.write(nb, path)
 
 
-def _write_autograder_zip(otter_zip: pathlib.Path, package: pathlib.Path, dest: pathlib.Path) -> None:
-    """Copy otter's zip to ``dest`` with the package added at the zip's root.
-
-    Otter puts support files under ``files/`` (copied next to the notebook, so the student's kernel
-    imports them), but the grading process itself must import the package too: it loads the kit's
-    otter plugins by name. On Gradescope that process runs ``/autograder/source/run_otter.py``, so the
-    zip's root is on its ``sys.path``.
-    """
+def _copy_zip_without_junk(otter_zip: pathlib.Path, dest: pathlib.Path) -> None:
     with zipfile.ZipFile(otter_zip) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
         for item in src.infolist():
-            # otter's run_otter.py gives no results at all when otter itself fails: ours always does
-            data = src.read(item.filename)
-            if item.filename == "run_otter.py":
-                data = _RUN_OTTER.encode()
-            elif item.filename == "setup.sh":
-                data += _SETUP_KERNEL_USER.encode()
-            out.writestr(item, data)
-        for path in sorted(package.rglob("*.py")):
-            out.write(path, f"{PACKAGE}/{path.relative_to(package).as_posix()}")
-
-
-_RUN_OTTER = """\
-# Gradescope's entry point (run_autograder runs it): otter's autograding, and a results file whatever happens.
-
-from fcnn_kit.gradescope import main
-
-if __name__ == "__main__":
-    main()
-"""
-
-
-_SETUP_KERNEL_USER = f"""
-# The kit: the unprivileged user the student's kernel runs as, and this environment reachable (not writable) by
-# it; see {PACKAGE}/sandbox.py. setpriv comes with util-linux.
-apt-get install -y util-linux
-mamba run -n otter-env python -c "import sys; sys.path.insert(0, '/autograder/source'); from {PACKAGE}.sandbox import prepare_image; prepare_image()"
-"""
+            if not is_junk(item.filename):
+                out.writestr(item, src.read(item.filename))
 
 
 def _shown(path: pathlib.Path) -> str:
@@ -185,7 +150,7 @@ def _shown(path: pathlib.Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="assignments to build (default: all under assignments/)")
+    parser.add_argument("names", nargs="*", help="assignments to build (default: every one under assignments/)")
     parser.add_argument("--no-self-check", action="store_true", help="skip otter's grading of the solutions")
     parser.add_argument("--out", type=pathlib.Path, default=REPO, help="where to write (default: this repository)")
     args = parser.parse_args(argv)

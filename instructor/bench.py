@@ -1,13 +1,13 @@
 """Benchmark the kit: what building it, grading it and working through it cost.
 
-    python -m instructor.bench [--out docs/bench.md]      (what `make bench` runs)
+    python -m instructor.bench [--assignment NAME] [--out docs/NAME/bench.md]      (what `make bench A=NAME` runs)
 
 Measures, in one run and on one freshly built kit, the wall time, CPU time and peak memory of:
 building the kit (what `make assign` runs), grading the solutions notebook, grading it on one core
 (`taskset`, roughly Gradescope's CPU share), grading the untouched student notebook, grading the
 solutions with nothing skipped (the baseline: every demo cell runs), and a student running the
 notebook top to bottom. Prints one Markdown table and writes it to ``--out``. Grading runs the zip's own
-``run_otter.py`` in a folder laid out like Gradescope's ``/autograder`` (``python -m fcnn_kit.gradescope``).
+``run_otter.py`` in a folder laid out like Gradescope's ``/autograder`` (``python -m grading_engine.gradescope``).
 
 CPU time is the user + system time of the whole process tree. Peak memory is the largest sum, over
 the tree's processes, of their proportional set size (shared pages counted once, as a container's
@@ -33,9 +33,8 @@ from dataclasses import dataclass
 import nbformat
 import psutil
 
-from instructor.assign import REPO
+from instructor.assign import REPO, chosen
 
-ASSIGNMENT = "fcnn"
 SAMPLE_SECONDS = 0.25  # reading a torch process's PSS costs ~6 ms: sample gently
 
 
@@ -98,7 +97,7 @@ def _measure_once(label: str, cmd: list[str], cwd: pathlib.Path | None) -> Measu
 
 def grade_command(zip_path: pathlib.Path, submission: pathlib.Path, cpus: str | None = None) -> list[str]:
     """Grade as Gradescope does: the zip's own ``run_otter.py`` in a folder laid out like ``/autograder``."""
-    cmd = [sys.executable, "-m", "fcnn_kit.gradescope", str(zip_path), str(submission)]
+    cmd = [sys.executable, "-m", "grading_engine.gradescope", str(zip_path), str(submission)]
     return ["taskset", "-c", cpus, *cmd] if cpus else cmd
 
 
@@ -114,35 +113,35 @@ def without_skip_markers(notebook: pathlib.Path, dest: pathlib.Path) -> pathlib.
     return dest
 
 
-def run_benchmarks(work: pathlib.Path) -> list[Measurement]:
+def run_benchmarks(work: pathlib.Path, name: str) -> list[Measurement]:
     kit = work / "kit"
     rows = [
         measure(
             "build the kit (`make assign`)",
-            [sys.executable, "-m", "instructor.assign", ASSIGNMENT, "--out", str(kit)],
+            [sys.executable, "-m", "instructor.assign", name, "--out", str(kit)],
             cwd=REPO,
             note="otter assign, including its own grading of the solutions",
         )
     ]
-    zip_path = kit / "autograder" / ASSIGNMENT / f"{ASSIGNMENT}-autograder.zip"
-    solutions = kit / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    student = kit / "student" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    zip_path = kit / "autograder" / name / f"{name}-autograder.zip"
+    solutions = kit / "solutions" / name / f"{name}.ipynb"
+    student = kit / "student" / name / f"{name}.ipynb"
     rows.append(measure("grade the solutions", grade_command(zip_path, solutions), note="demo cells skipped", repeat=3))
     rows.append(
         measure("grade the solutions, one core", grade_command(zip_path, solutions, cpus="0"), note="`taskset -c 0`", repeat=3)
     )
     rows.append(measure("grade the untouched student notebook", grade_command(zip_path, student), repeat=3))
-    baseline = without_skip_markers(solutions, work / "baseline" / f"{ASSIGNMENT}.ipynb")
+    baseline = without_skip_markers(solutions, work / "baseline" / f"{name}.ipynb")
     rows.append(measure("baseline: grade the solutions, nothing skipped", grade_command(zip_path, baseline), note="every demo cell runs"))
 
     # A student's run: the solutions notebook in the handed-out folder, executed top to bottom.
-    folder = shutil.copytree(kit / "student" / ASSIGNMENT, work / "student-run")
-    shutil.copy(solutions, folder / f"{ASSIGNMENT}.ipynb")
+    folder = shutil.copytree(kit / "student" / name, work / "student-run")
+    shutil.copy(solutions, folder / f"{name}.ipynb")
     rows.append(
         measure(
             "a student runs the notebook top to bottom",
             [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=1200",
-             "--output", "executed.ipynb", f"{ASSIGNMENT}.ipynb"],
+             "--output", "executed.ipynb", f"{name}.ipynb"],
             cwd=folder,
             note="`jupyter nbconvert --execute`, demos and plots included",
         )
@@ -164,10 +163,13 @@ def table(rows: list[Measurement]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, default=REPO / "docs" / "bench.md", help="where to write the table")
+    parser.add_argument("--assignment", help="the assignment under assignments/ (default: the only one)")
+    parser.add_argument("--out", type=pathlib.Path, help="where to write the table (default: docs/NAME/bench.md)")
     args = parser.parse_args(argv)
+    name = chosen(args.assignment)
+    out = args.out or REPO / "docs" / name / "bench.md"
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        rows = run_benchmarks(pathlib.Path(tmp))
+        rows = run_benchmarks(pathlib.Path(tmp), name)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"Measured by `make bench` on {stamp}: {os.cpu_count()} cores, "
@@ -175,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = header + table(rows) + "\n"
     print("\n" + report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("# Benchmark\n\n" + report)
-    print(f"[bench] wrote {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"# Benchmark: {name}\n\n" + report)
+    print(f"[bench] wrote {out}")
     return 0
 
 

@@ -1,13 +1,14 @@
-"""Grade a folder of submissions with the kit's autograder zip, as Gradescope runs it.
+"""Grade a folder of submissions with an assignment's autograder zip, as Gradescope runs it.
 
-    python -m instructor.grade SUBMISSIONS [--out DIR] [--jobs N] [--timeout SECONDS]
-    make grade SUBMISSIONS=path/to/folder
+    python -m instructor.grade SUBMISSIONS [--assignment NAME] [--out DIR] [--jobs N] [--timeout SECONDS]
+    make grade A=NAME SUBMISSIONS=path/to/folder
 
 Every ``.ipynb`` and ``.zip`` in the folder (what students hand in, or what ``grader.export()``
 writes) is graded exactly as Gradescope grades it (the zip's own ``run_otter.py`` in a folder laid out like
 ``/autograder``), several at a time. One bad submission never stops
 the batch: it gets a row with score 0 and the reason. Writes ``DIR/grades.csv`` (one row per
-submission, one column per question, the held-out metrics) and ``DIR/report.md`` with its figures.
+submission, one column per question, its band and its held-out metrics, all read as data from the results'
+``extra_data``) and ``DIR/report.md`` with its figures (each metric against the lesson's marks).
 """
 
 from __future__ import annotations
@@ -24,18 +25,10 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from fcnn_kit.gradescope import grade_in
-from fcnn_kit.grading import (
-    BANDS,
-    CLASSIFICATION_MAX_CROSS_ENTROPY,
-    CLASSIFICATION_MIN_ACCURACY,
-    REGRESSION_CLOSE_IN_RANGE_MSE,
-    REGRESSION_MAX_IN_RANGE_MSE,
-)
-from instructor.assign import REPO, build
+from graded_networks.verdict import BANDS
+from grading_engine.gradescope import grade_in
+from instructor.assign import REPO, build, chosen, graded_exercises
 
-ASSIGNMENT = "fcnn"
-METRICS = ["heldout_mse_in_range", "heldout_mse", "heldout_accuracy", "heldout_cross_entropy"]
 SUBMISSION_SUFFIXES = {".ipynb", ".zip"}
 
 
@@ -47,7 +40,7 @@ class Grade:
     score: float = 0.0
     possible: float = 0.0
     questions: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (score, max)
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # "question metric" -> value
     bands: dict[str, str] = field(default_factory=dict)  # question -> band of its hidden test ("" if not graded)
     error: str = ""
 
@@ -80,7 +73,7 @@ def _grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: 
             grade.questions[test["name"]] = (float(test.get("score", 0)), float(test["max_score"]))
             measured = graded.get(test["name"], {})
             grade.bands[test["name"]] = measured.get("band") or ""
-            grade.metrics.update({k: v for k, v in measured.get("metrics", {}).items() if k in METRICS})
+            grade.metrics.update({f"{test['name']} {k}": v for k, v in measured.get("metrics", {}).items()})
         elif test.get("name") in {"Autograder Error", "Autograder Failed"}:
             grade.error = test.get("output", "").strip().splitlines()[-1]
     grade.score = float(results.get("score", sum(s for s, _ in grade.questions.values())))
@@ -104,17 +97,18 @@ def grade_folder(folder: pathlib.Path, autograder_zip: pathlib.Path, jobs: int, 
 
 def write_csv(grades: list[Grade], path: pathlib.Path) -> None:
     questions = sorted({q for g in grades for q in g.questions})
+    metrics = sorted({m for g in grades for m in g.metrics})
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", "score", "possible", *questions, *(f"{q} band" for q in questions), *METRICS, "error"])
+        writer.writerow(["submission", "score", "possible", *questions, *(f"{q} band" for q in questions), *metrics, "error"])
         for g in grades:
             writer.writerow(
                 [g.submission, g.score, g.possible, *(g.questions.get(q, ("", ""))[0] for q in questions),
-                 *(g.bands.get(q, "") for q in questions), *(g.metrics.get(m, "") for m in METRICS), g.error]
+                 *(g.bands.get(q, "") for q in questions), *(g.metrics.get(m, "") for m in metrics), g.error]
             )
 
 
-def write_report(grades: list[Grade], out: pathlib.Path) -> None:
+def write_report(grades: list[Grade], out: pathlib.Path, exercises: dict) -> None:
     """``report.md`` with three figures: scores, each question's bands, held-out metrics against every band's mark.
 
     Files that could not be graded are listed apart and left out of the mean and the figures.
@@ -154,25 +148,23 @@ def write_report(grades: list[Grade], out: pathlib.Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "bands.png", dpi=100)
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    mses = [g.metrics["heldout_mse_in_range"] for g in graded if "heldout_mse_in_range" in g.metrics]
-    left.hist(mses, bins=20)
-    left.axvline(REGRESSION_MAX_IN_RANGE_MSE, color="tab:green", linestyle="--", label=f"just right <= {REGRESSION_MAX_IN_RANGE_MSE}")
-    left.axvline(REGRESSION_CLOSE_IN_RANGE_MSE, color="tab:orange", linestyle="--", label=f"close <= {REGRESSION_CLOSE_IN_RANGE_MSE}")
-    left.set_xlabel("held-out MSE inside the training x-range")
-    left.set_ylabel("submissions")
-    left.yaxis.set_major_locator(MaxNLocator(integer=True))
-    left.legend(fontsize=8)
-    clf = [g for g in graded if "heldout_accuracy" in g.metrics]
-    right.scatter([g.metrics["heldout_accuracy"] for g in clf], [g.metrics["heldout_cross_entropy"] for g in clf])
-    right.axvline(CLASSIFICATION_MIN_ACCURACY, color="tab:green", linestyle="--", label=f"accuracy >= {CLASSIFICATION_MIN_ACCURACY}")
-    right.axhline(CLASSIFICATION_MAX_CROSS_ENTROPY, color="tab:green", linestyle=":", label=f"cross-entropy <= {CLASSIFICATION_MAX_CROSS_ENTROPY}")
-    right.set_xlabel("held-out accuracy (just right: right of the line)")
-    right.set_ylabel("held-out cross-entropy (just right: below)")
-    right.legend(fontsize=8)
-    fig.suptitle("Held-out metrics against the marks (classification has no close band)")
-    fig.tight_layout()
-    fig.savefig(out / "heldout_metrics.png", dpi=100)
+    # one panel per measured metric that has marks: its distribution, and every band's mark on it
+    metrics = {q: dict.fromkeys(m.metric for m in ex.marks) for q, ex in exercises.items()}
+    panels = [(q, metric, [m for m in exercises[q].marks if m.metric == metric]) for q in metrics for metric in metrics[q]]
+    panels = [p for p in panels if any(f"{p[0]} {p[1]}" in g.metrics for g in graded)]
+    if panels:
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), squeeze=False)
+        for ax, (question, metric, marks) in zip(axes[0], panels):
+            ax.hist([g.metrics[f"{question} {metric}"] for g in graded if f"{question} {metric}" in g.metrics], bins=20)
+            for mark in marks:
+                ax.axvline(mark.value, color=colours[mark.band], linestyle="--", label=str(mark))
+            ax.set_xlabel(f"{question}: {metric.replace('_', ' ')}")
+            ax.set_ylabel("submissions")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize=8)
+        fig.suptitle("Held-out metrics against the marks")
+        fig.tight_layout()
+        fig.savefig(out / "heldout_metrics.png", dpi=100)
     plt.close("all")
 
     errored = [g for g in grades if g.error]
@@ -201,6 +193,7 @@ def write_report(grades: list[Grade], out: pathlib.Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", type=pathlib.Path, help="folder of .ipynb / .zip submissions")
+    parser.add_argument("--assignment", help="the assignment under assignments/ (default: the only one)")
     parser.add_argument("--out", type=pathlib.Path, help="where to write grades.csv and report.md (default: SUBMISSIONS/graded)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: one per core)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before one submission's grading is stopped")
@@ -208,15 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
-    autograder_zip = args.autograder or REPO / "autograder" / ASSIGNMENT / f"{ASSIGNMENT}-autograder.zip"
+    name = chosen(args.assignment)
+    autograder_zip = args.autograder or REPO / "autograder" / name / f"{name}-autograder.zip"
     if not autograder_zip.exists():
         print("[grade] no autograder zip yet: building the kit first", flush=True)
-        build(ASSIGNMENT)
+        build(name)
     out = args.out or args.submissions / "graded"
     out.mkdir(parents=True, exist_ok=True)
     grades = grade_folder(args.submissions, autograder_zip, args.jobs, args.timeout)
     write_csv(grades, out / "grades.csv")
-    write_report(grades, out)
+    write_report(grades, out, graded_exercises(name))
     print(f"[grade] {len(grades)} submissions, {sum(bool(g.error) for g in grades)} could not be graded")
     print(f"[grade] wrote {out / 'grades.csv'} and {out / 'report.md'}")
     return 1 if any(g.error for g in grades) else 0  # every file has its row; a non-zero exit says some got no grade

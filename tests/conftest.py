@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import sys
 import tempfile
 import time
 import zipfile
@@ -19,13 +20,19 @@ from dataclasses import dataclass
 import nbformat
 import pytest
 
-from fcnn_kit.gradescope import grade_in
-from fcnn_kit.grading import CLASSIFIER_NAME, REGRESSOR_NAME
+from grading_engine.gradescope import grade_in
 from instructor.assign import REPO, BuildOutputs, build
 
+# Each assignment's own code (its lesson package, its calibration) is importable by the tests, as by its notebook.
+sys.path.extend(str(folder) for folder in sorted((REPO / "assignments").iterdir()) if folder.is_dir())
+
+from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION  # noqa: E402  (found through the path above)
+
 ASSIGNMENT = "fcnn"
-SUBMISSIONS = pathlib.Path(__file__).parent / "submissions"
-GRADED_NAMES = {"q_regression": REGRESSOR_NAME, "q_classification": CLASSIFIER_NAME}
+"""The assignment most tests grade: the engine's end-to-end tests grade it too."""
+SUBMISSIONS = REPO / "assignments" / ASSIGNMENT / "fixtures"
+GRADED_NAMES = {"q_regression": REGRESSION.network, "q_classification": CLASSIFICATION.network}
+HELDOUT_PLUGIN = "grading_engine.otter_plugins.HeldOutGrading"
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +51,8 @@ def heldout_seeds(kit: BuildOutputs) -> list[str]:
     """The held-out seeds (the secret), from the HeldOutGrading plugin's settings in the built zip."""
     with zipfile.ZipFile(kit.autograder_zip) as zf:
         config = json.loads(zf.read("otter_config.json"))
-    plugin = "fcnn_kit.otter_plugins.HeldOutGrading"
-    (settings,) = [p[plugin] for p in config["plugins"] if isinstance(p, dict) and plugin in p]
-    return [str(q["heldout_seed"]) for q in settings["questions"].values()]
+    (settings,) = [p[HELDOUT_PLUGIN] for p in config["plugins"] if isinstance(p, dict) and HELDOUT_PLUGIN in p]
+    return [str(seed) for seed in settings["heldout_seeds"].values()]
 
 
 @dataclass
@@ -101,7 +107,7 @@ def grade_like_gradescope(autograder_zip: pathlib.Path, submission: pathlib.Path
     """Grade ``submission`` in ``root`` laid out like Gradescope's ``/autograder``, by the zip's ``run_otter.py``.
 
     That is what Gradescope's ``run_autograder`` runs, once its image is built from the same zip:
-    the real otter-grader with the kit's plugins, without Docker (``fcnn_kit.gradescope.grade_in``).
+    the real otter-grader with the engine's plugins, without Docker (``grading_engine.gradescope.grade_in``).
     """
     started = time.monotonic()
     timeout = float(os.environ.get("KIT_GRADE_TIMEOUT", 900))  # make sabotage lowers it: a hang is a failure
@@ -139,10 +145,10 @@ def grade(kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory) -> Grader
 
 @pytest.fixture(scope="session")
 def make_submission(kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory):
-    """The student notebook with its exercise cells answered by snippets from ``tests/submissions/``.
+    """The student notebook with its exercise cells answered by snippets from ``assignments/fcnn/fixtures/``.
 
     ``make_submission(q_regression="linear_regressor")`` answers the regression exercise with
-    ``tests/submissions/linear_regressor.py`` and leaves the other exercise untouched, as a student would.
+    ``fixtures/linear_regressor.py`` and leaves the other exercise untouched, as a student would.
     """
 
     made: dict[tuple, pathlib.Path] = {}
@@ -174,7 +180,7 @@ def answer_cell_of(cell: nbformat.NotebookNode, graded_name: str) -> bool:
     )
 
 
-LONGEST_FIRST = ("test_corpus.py", "test_browser.py", "test_grading.py", "test_fairness.py")
+LONGEST_FIRST = ("test_corpus.py", "test_browser.py", "test_grading.py", "test_fairness.py", "test_scaffold.py")
 """Test files that take minutes. `make test` runs two files at a time (pytest-xdist, in this order):
 starting these first keeps both cores busy to the end instead of leaving one long file for last."""
 

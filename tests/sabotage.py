@@ -45,140 +45,140 @@ class Sabotage:
     env: dict = field(default_factory=dict, hash=False)
 
 
-CORPUS = "tests/test_corpus.py"
+CORPUS = "tests/fcnn/test_corpus.py"
 SABOTAGES = [
     Sabotage(
         "the kernel's results pickle is trusted (otter.execute.pickle kept)",
-        "fcnn_kit/safeguards.py", "    otter.execute.pickle = _KernelResultsIgnored", "    pass",
-        ("tests/test_grading.py::test_solutions_notebook_gets_full_marks",),
+        "engine/grading_engine/safeguards.py", "    otter.execute.pickle = _KernelResultsIgnored", "    pass",
+        ("tests/fcnn/test_grading.py::test_solutions_notebook_gets_full_marks",),
     ),
     Sabotage(
         "log records are unpickled (otter.execute.logging.pickle kept)",
-        "fcnn_kit/safeguards.py",
+        "engine/grading_engine/safeguards.py",
         "    otter_logging.pickle = types.SimpleNamespace(loads=lambda data: _NoClassesUnpickler(io.BytesIO(data)).load())",
         "    pass",
         (CORPUS,), ("attacks-log-server",),
     ),
     Sabotage(
         "nbconvert's executor is not replaced (no time limit, a dead kernel crashes grading)",
-        "fcnn_kit/safeguards.py", "    nbconvert.preprocessors.ExecutePreprocessor = GuardedExecutePreprocessor", "    pass",
+        "engine/grading_engine/safeguards.py", "    nbconvert.preprocessors.ExecutePreprocessor = GuardedExecutePreprocessor", "    pass",
         (CORPUS,), ("infinite-loop-between-exercises",), {"KIT_GRADE_TIMEOUT": "150"},
     ),
     Sabotage(
         "no time limit (a cell may run forever)",
-        "fcnn_kit/safeguards.py", "        return max(1, math.ceil(self._deadline - time.monotonic()))", "        return None",
+        "engine/grading_engine/safeguards.py", "        return max(1, math.ceil(self._deadline - time.monotonic()))", "        return None",
         (CORPUS,), ("infinite-loop-between-exercises",), {"KIT_GRADE_TIMEOUT": "150"},
     ),
     Sabotage(
         "no memory cap",
-        "fcnn_kit/safeguards.py",
+        "engine/grading_engine/safeguards.py",
         '    return f"import resource\\nresource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\\n"',
         '    return ""',
         (CORPUS,), ("huge-allocation", "unbounded-allocation"),
     ),
     Sabotage(
         "processes the notebook leaves are not killed",
-        "fcnn_kit/safeguards.py", "            os.kill(pid, signal.SIGKILL)", "            pass",
+        "engine/grading_engine/safeguards.py", "            os.kill(pid, signal.SIGKILL)", "            pass",
         # a leftover process keeps the grader's output pipes open: grading never ends, so it times out
         (CORPUS,), ("forges-results-file",), {"KIT_GRADE_TIMEOUT": "150"},
     ),
     Sabotage(
         "no fallback results.json",
-        "fcnn_kit/gradescope.py",
-        "        traceback.print_exc()\n        results.write_text(json.dumps(fallback_results(e), indent=4))\n\n",
-        "        traceback.print_exc()\n\n",
+        "engine/grading_engine/results.py",
+        "            results.write_text(json.dumps(fallback_results(raised[-1] if raised else None), indent=4))",
+        "            pass",
         (CORPUS,), ("not-a-notebook", "corrupt-json"),
     ),
     Sabotage(
         "torch is not seeded before each cell",
-        "fcnn_kit/otter_plugins.py", "                cell.source = line + cell.source", "                pass",
-        ("tests/test_grading.py::test_three_regrades_give_identical_scores_and_messages",),
+        "engine/grading_engine/otter_plugins.py", "                cell.source = line + cell.source", "                pass",
+        ("tests/fcnn/test_grading.py::test_three_regrades_give_identical_scores_and_messages",),
     ),
     Sabotage(
         "a submitted .OTTER_LOG is read",
-        "fcnn_kit/otter_plugins.py", "        pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)", "        pass",
+        "engine/grading_engine/otter_plugins.py", "        pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)", "        pass",
         (CORPUS,), ("zip-with-crafted-otter-log",),
     ),
     Sabotage(
         "the plugins' settings (held-out seeds) stay in otter_config.json",
-        "fcnn_kit/otter_plugins.py",
+        "engine/grading_engine/otter_plugins.py",
         '        settings["plugins"] = [p if isinstance(p, str) else next(iter(p)) for p in settings.get("plugins", [])]',
         "        pass",
-        ("tests/test_safeguards.py",),
+        ("tests/engine/test_safeguards.py",),
     ),
     Sabotage(
         "otter's attributes are replaced without checking them (no fail-closed)",
-        "fcnn_kit/otter_plugins.py", "        safeguards.check_otter_fits()  # fail closed", "        pass  # fail closed",
-        ("tests/test_safeguards.py",),
+        "engine/grading_engine/otter_plugins.py", "        safeguards.check_otter_fits()  # fail closed", "        pass  # fail closed",
+        ("tests/engine/test_safeguards.py",),
     ),
     Sabotage(
         "the kernel keeps the grader's rights (root)",
-        "fcnn_kit/sandbox.py", "    sandbox.uid, sandbox.gid = prepare_image()", "    return sandbox",
+        "engine/grading_engine/sandbox.py", "    sandbox.uid, sandbox.gid = prepare_image()", "    return sandbox",
         (CORPUS,), ("escapes-the-sandbox", "spies-and-kills-the-grader"),
     ),
     Sabotage(
         "source/ and results/ stay readable by the kernel",
-        "fcnn_kit/sandbox.py", "            private.chmod(0o700)", "            pass",
+        "engine/grading_engine/sandbox.py", "            private.chmod(0o700)", "            pass",
         (CORPUS,), ("prints-hidden-tests", "spies-and-kills-the-grader"),
     ),
     Sabotage(
         "the kernel may regain privileges (no no_new_privs)",
-        "fcnn_kit/kernel_launch.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
+        "engine/grading_engine/kernel_launch.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
         (CORPUS,), ("spies-and-kills-the-grader",),
     ),
     Sabotage(
         "the kernel's files are not size-capped",
-        "fcnn_kit/kernel_launch.py", "    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))", "    pass",
+        "engine/grading_engine/kernel_launch.py", "    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))", "    pass",
         (CORPUS,), ("escapes-the-sandbox",),
     ),
     Sabotage(
         "the networks' JSON is read through links and at any size",
-        "fcnn_kit/sandbox.py", "os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK", "os.O_RDONLY | os.O_NONBLOCK",
-        ("tests/test_safeguards.py",),
+        "engine/grading_engine/sandbox.py", "os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK", "os.O_RDONLY | os.O_NONBLOCK",
+        ("tests/engine/test_safeguards.py",),
     ),
     Sabotage(
         "the tracer's allow-list is off",
-        "fcnn_kit/networks.py",
+        "engine/graded_networks/networks.py",
         '        if op not in ALLOWED:\n            raise _refusal(name, f"`{_shown(node)}`", _where(node.stack_trace))',
         "        pass",
-        ("tests/test_networks.py",),
+        ("tests/engine/test_networks.py",),
     ),
     Sabotage(
         "the rebuilt network accepts any operation",
-        "fcnn_kit/networks.py",
+        "engine/graded_networks/networks.py",
         "            if op not in ALLOWED:\n                raise NotANetwork(",
         "            if False:\n                raise NotANetwork(",
-        ("tests/test_networks.py",),
+        ("tests/engine/test_networks.py",),
     ),
     Sabotage(
         "a description is trusted without reproducing the model's output",
-        "fcnn_kit/networks.py", "            if not torch.allclose(rebuilt, expected, rtol=1e-4, atol=1e-4):", "            if False:",
-        ("tests/test_networks.py",),
+        "engine/graded_networks/networks.py", "            if not torch.allclose(rebuilt, expected, rtol=1e-4, atol=1e-4):", "            if False:",
+        ("tests/engine/test_networks.py",),
     ),
     Sabotage(
         "the training budget is not enforced",
-        "fcnn_kit/grading.py", "trained_epochs > MAX_EPOCHS", "trained_epochs > 10 * MAX_EPOCHS",
-        ("tests/test_grading_checks.py", CORPUS), ("over-the-epoch-budget",),
+        "assignments/fcnn/fcnn_lesson/grading.py", "trained_epochs > MAX_EPOCHS", "trained_epochs > 10 * MAX_EPOCHS",
+        ("tests/fcnn/test_grading_checks.py", CORPUS), ("over-the-epoch-budget",),
     ),
     Sabotage(
         "regression's just-right mark moved (5.5 -> 6.0)",
-        "fcnn_kit/grading.py", "REGRESSION_MAX_IN_RANGE_MSE = 5.5", "REGRESSION_MAX_IN_RANGE_MSE = 6.0",
-        ("tests/test_grading_checks.py", CORPUS), ("regressor-in-close-band",),
+        "assignments/fcnn/fcnn_lesson/exercises.py", "REGRESSION_MAX_IN_RANGE_MSE = 5.5", "REGRESSION_MAX_IN_RANGE_MSE = 6.0",
+        ("tests/fcnn/test_grading_checks.py", CORPUS), ("regressor-in-close-band",),
     ),
     Sabotage(
         "regression's close mark moved (6.0 -> 7.5)",
-        "fcnn_kit/grading.py", "REGRESSION_CLOSE_IN_RANGE_MSE = 6.0", "REGRESSION_CLOSE_IN_RANGE_MSE = 7.5",
-        ("tests/test_grading.py", "tests/test_calibration.py"),
+        "assignments/fcnn/fcnn_lesson/exercises.py", "REGRESSION_CLOSE_IN_RANGE_MSE = 6.0", "REGRESSION_CLOSE_IN_RANGE_MSE = 7.5",
+        ("tests/fcnn/test_grading.py", "tests/fcnn/test_calibration.py"),
     ),
     Sabotage(
         "classification's accuracy mark moved (0.75 -> 0.70)",
-        "fcnn_kit/grading.py", "CLASSIFICATION_MIN_ACCURACY = 0.75", "CLASSIFICATION_MIN_ACCURACY = 0.70",
-        ("tests/test_grading.py", "tests/test_calibration.py"),
+        "assignments/fcnn/fcnn_lesson/exercises.py", "CLASSIFICATION_MIN_ACCURACY = 0.75", "CLASSIFICATION_MIN_ACCURACY = 0.70",
+        ("tests/fcnn/test_grading.py", "tests/fcnn/test_calibration.py"),
     ),
     Sabotage(
         "classification's cross-entropy mark moved (0.65 -> 0.9)",
-        "fcnn_kit/grading.py", "CLASSIFICATION_MAX_CROSS_ENTROPY = 0.65", "CLASSIFICATION_MAX_CROSS_ENTROPY = 0.9",
-        ("tests/test_grading.py", "tests/test_calibration.py"),
+        "assignments/fcnn/fcnn_lesson/exercises.py", "CLASSIFICATION_MAX_CROSS_ENTROPY = 0.65", "CLASSIFICATION_MAX_CROSS_ENTROPY = 0.9",
+        ("tests/fcnn/test_grading.py", "tests/fcnn/test_calibration.py"),
     ),
 ]
 
@@ -195,7 +195,7 @@ class Outcome:
 def scratch_copy(sabotage: Sabotage | None) -> pathlib.Path:
     """A copy of the repository (no virtualenv, no builds) with ``sabotage`` applied, if any."""
     root = pathlib.Path(tempfile.mkdtemp(prefix="sabotage-"))
-    shutil.copytree(REPO, root / "repo", ignore=COPY_IGNORE)
+    shutil.copytree(REPO, root / "repo", ignore=COPY_IGNORE, symlinks=True)  # the assignments' links to engine/ stay links
     if sabotage:
         path = root / "repo" / sabotage.path
         text = path.read_text()
@@ -207,7 +207,7 @@ def scratch_copy(sabotage: Sabotage | None) -> pathlib.Path:
 
 def run_tests(sabotage: Sabotage | None, tests: tuple[str, ...], cases: tuple[str, ...], env: dict) -> Outcome:
     repo = scratch_copy(sabotage)
-    environment = {**os.environ, "PYTHONPATH": str(repo), "KIT_CORPUS_CASES": ",".join(cases), **env}
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "engine")]), "KIT_CORPUS_CASES": ",".join(cases), **env}
     command = [str(REPO / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *tests]
     started = time.monotonic()
     try:

@@ -1,0 +1,101 @@
+"""Grade a submission here exactly as Gradescope grades it: the zip's own ``run_otter.py`` in a folder laid out
+like Gradescope's ``/autograder``, without Docker or Gradescope's image.
+
+    python -m grading_engine.gradescope AUTOGRADER_ZIP SUBMISSION
+
+As root (Gradescope's autograder runs as root, and so do the tests), the folder is mounted at ``/autograder`` in
+a mount namespace of its own, as Docker mounts it: ``run_otter.py`` runs unchanged, and several gradings run side
+by side. Otherwise ``run_otter.py`` is given the folder's path instead of ``/autograder``, the one line it differs.
+
+The grading process imports the engine from the zip (``files/engine``), as Gradescope's image, which pip-installs
+that folder (the assignment's ``requirements.txt``), does: the folder is added as a site directory, so its
+``grading_engine_startup.pth`` runs as it would from site-packages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+GRADESCOPE_DIR = pathlib.Path("/autograder")
+ENGINE_IN_ZIP = pathlib.Path("source/files/engine")
+"""Where the zip holds the engine's project, which the image installs (``autograder_files`` in the master)."""
+
+
+def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path) -> None:
+    """Lay out ``root`` as Gradescope lays out ``/autograder`` for one submission.
+
+    ``source/`` holds the unpacked autograder zip, ``submission/`` the file (a ``.zip`` is unpacked, as
+    Gradescope unpacks uploaded zips), ``results/`` is empty.
+    """
+    for sub in ("source", "submission", "results"):
+        (root / sub).mkdir(parents=True)
+    (root / "submission_metadata.json").write_text("{}")
+    with zipfile.ZipFile(autograder_zip) as z:
+        z.extractall(root / "source")
+    if submission.suffix == ".zip":
+        with zipfile.ZipFile(submission) as z:
+            z.extractall(root / "submission")
+    else:
+        shutil.copy(submission, root / "submission")
+
+
+# Python, then: the zip's engine installed (a site directory, .pth files run), then run_otter.py as the script.
+_RUN_INSTALLED = (
+    "import runpy, site, sys; script, engine = sys.argv[1:]; sys.argv = [script]; "
+    "site.addsitedir(engine); runpy.run_path(script, run_name='__main__')"
+)
+
+
+def grading_command(root: pathlib.Path) -> list[str]:
+    """The command (run in ``root/source``) that grades what :func:`lay_out` put in ``root``."""
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        script = 'mkdir -p /autograder && mount --bind "$0" /autograder && cd /autograder/source && exec "$@"'
+        run = [sys.executable, "-c", _RUN_INSTALLED, "/autograder/source/run_otter.py", str(GRADESCOPE_DIR / ENGINE_IN_ZIP)]
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root), *run]
+    # no mount without root: the zip's run_otter.py, told this folder instead of /autograder
+    runner = root / "source" / "run_otter.py"
+    runner.write_text(runner.read_text().replace(f'"{GRADESCOPE_DIR}"', repr(str(root))))
+    return [sys.executable, "-c", _RUN_INSTALLED, str(runner), str(root / ENGINE_IN_ZIP)]
+
+
+def grade_in(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path, timeout: float) -> tuple[dict | None, str]:
+    """Grade one submission in ``root`` (a new folder) exactly as Gradescope would: :func:`lay_out`, then the
+    zip's own ``run_otter.py`` in a process of its own.
+
+    Returns:
+        What Gradescope would read (``results/results.json``; None if there is none) and what the grader printed.
+
+    Raises:
+        subprocess.TimeoutExpired: grading ran past ``timeout`` seconds (it is stopped).
+    """
+    lay_out(root, autograder_zip.resolve(), submission.resolve())
+    proc = subprocess.run(grading_command(root), cwd=root / "source", capture_output=True, text=True, timeout=timeout)
+    results = root / "results" / "results.json"
+    return (json.loads(results.read_text()) if results.exists() else None), proc.stdout + proc.stderr
+
+
+def grade_here(autograder_zip: pathlib.Path, submission: pathlib.Path) -> None:
+    """Grade one submission as Gradescope would, in a new temporary folder laid out by :func:`lay_out`.
+
+    This process becomes the grader, so nothing else runs beside it: what it costs is what grading costs on
+    Gradescope. The folder is kept: ``results/results.json`` is what Gradescope would read.
+    """
+    root = pathlib.Path(tempfile.mkdtemp(prefix="autograder-"))
+    lay_out(root, autograder_zip.resolve(), submission.resolve())
+    command = grading_command(root)
+    print(f"grading in {root}; results: {root / 'results' / 'results.json'}", flush=True)
+    os.chdir(root / "source")
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m grading_engine.gradescope AUTOGRADER_ZIP SUBMISSION")
+    grade_here(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))

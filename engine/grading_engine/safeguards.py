@@ -1,0 +1,272 @@
+"""Guards around one grading run, used by ``otter_plugins.GuardedGrading``.
+
+Otter-grader runs the submitted notebook in a kernel started by its own grading process, then trusts
+what that kernel hands back: it unpickles the kernel's results file and the log records the kernel
+sends it, and it waits for the notebook without any time limit. Otter has no setting or plugin hook
+for any of that, so the plugin replaces these few module attributes of otter and nbconvert in the
+grading process (one process per submission) before the kernel starts:
+
+- the kernel's results pickle is never read (:func:`ignore_kernel_results`): every score comes from
+  ``HeldOutGrading``, computed in the grading process;
+- the log records the kernel sends are decoded by an unpickler that refuses every class
+  (:func:`decode_log_records_safely`);
+- the notebook runs under a time budget, each cell is interrupted when it runs out, and a dead kernel
+  (killed for memory) ends the run instead of crashing it (:class:`GuardedExecutePreprocessor`);
+- processes the notebook leaves behind are killed before the results are written
+  (:func:`adopt_orphans`, :func:`kill_descendants`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import math
+import os
+import pickle
+import signal
+import time
+import types
+from dataclasses import dataclass, field
+
+import nbformat
+from nbclient.exceptions import DeadKernelError
+from nbconvert.preprocessors import ExecutePreprocessor
+
+CELL_KEY = "grading_cell"
+"""Cell metadata: the cell's number and first line in the notebook as submitted, to name it in messages."""
+
+EXPORT_KEY = "grading_export"
+"""Cell metadata of the cells ``HeldOutGrading`` adds: they run even after the time budget is spent."""
+
+EXPORT_GRACE_S = 30
+"""Time each added export cell gets, on top of the notebook's budget."""
+
+
+@dataclass
+class RunReport:
+    """What went wrong while the notebook ran, in sentences a student can act on."""
+
+    incidents: list[str] = field(default_factory=list)
+
+
+REPORT = RunReport()
+"""The report of this process's grading run (one submission per grading process)."""
+
+
+def cell_label(cell: nbformat.NotebookNode) -> str:
+    """``cell 12 (`first line`)`` for a cell of the submitted notebook, or ``an added cell``."""
+    info = cell.get("metadata", {}).get(CELL_KEY)
+    if not info:
+        return "a cell the autograder added"
+    line = info["first_line"]
+    return f"cell {info['number']} (`{line[:60]}{'...' if len(line) > 60 else ''}`)"
+
+
+def number_cells(nb: nbformat.NotebookNode) -> None:
+    """Record each cell's position and first line as submitted, before anything is inserted."""
+    for number, cell in enumerate(nb.cells, start=1):
+        lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+        cell.metadata[CELL_KEY] = {"number": number, "first_line": lines[0] if lines else ""}
+
+
+class _KernelResultsIgnored:
+    """Stands in for ``pickle`` in ``otter.execute``: the kernel's results file is never unpickled."""
+
+    @staticmethod
+    def load(file: io.BufferedReader):
+        from otter.test_files import GradingResults
+
+        # Empty, trusted results: HeldOutGrading fills in every question after the notebook has run.
+        return GradingResults([])
+
+
+def ignore_kernel_results() -> None:
+    """Make otter's ``grade_notebook`` ignore the pickle the student's kernel writes.
+
+    Unpickling it would run any code the notebook put there, in the grading process, and its scores
+    are whatever the notebook's code says they are.
+    """
+    import otter.execute
+
+    otter.execute.pickle = _KernelResultsIgnored
+
+
+class _NoClassesUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"log records may not contain {module}.{name}")
+
+
+def decode_log_records_safely() -> None:
+    """Decode the log records the kernel sends to otter's log server without running any code.
+
+    ``logging.handlers.SocketHandler`` pickles a plain dict of strings and numbers, so an unpickler
+    that refuses every class still reads real records; anything else is dropped with an error.
+    """
+    import otter.execute.logging as otter_logging
+
+    otter_logging.pickle = types.SimpleNamespace(loads=lambda data: _NoClassesUnpickler(io.BytesIO(data)).load())
+
+
+class GuardedExecutePreprocessor(ExecutePreprocessor):
+    """nbconvert's executor with a time budget for the whole notebook and tolerance of a dead kernel.
+
+    Each cell may run for what is left of the budget; a cell still running then is interrupted
+    (KeyboardInterrupt in the kernel) and the cells after it are skipped, except the export cells,
+    which get :data:`EXPORT_GRACE_S` each so that the answers given so far are still graded. When the
+    kernel dies (the memory limit, a crash), the remaining cells are skipped and grading goes on.
+    """
+
+    time_limit_s: float = 480.0
+
+    def preprocess(self, nb, resources=None, km=None):
+        from .sandbox import KERNELSPEC, current
+
+        if current().drops_privileges:
+            self.kernel_name = KERNELSPEC  # the kernel runs as the unprivileged kernel user (see sandbox.py)
+        self._deadline = time.monotonic() + self.time_limit_s
+        self._kernel_lost = False
+        return super().preprocess(nb, resources, km)
+
+    def reset_execution_trackers(self) -> None:
+        # runs inside preprocess(), after nbconvert re-initialises the client's settings
+        super().reset_execution_trackers()
+        self.interrupt_on_timeout = True
+        # reply at once after the interrupt: a kernel that ignores it must not hang the run
+        self.error_on_timeout = {"ename": "TimeLimitExceeded", "evalue": "the notebook's time limit ran out"}
+        self.timeout_func = self._timeout
+
+    def _timeout(self, cell: nbformat.NotebookNode) -> int:
+        if cell.metadata.get(EXPORT_KEY):
+            return EXPORT_GRACE_S
+        return max(1, math.ceil(self._deadline - time.monotonic()))  # up to the deadline, not short of it
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        export = bool(cell.metadata.get(EXPORT_KEY))
+        if self._kernel_lost or (not export and time.monotonic() >= self._deadline):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="[autograder] not run\n")]
+            return cell, resources
+        started = time.monotonic()
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._kernel_lost = True
+            REPORT.incidents.append(
+                f"The Python kernel died while running {cell_label(cell)}: most likely it ran out of memory. "
+                "The cells after it were not run; what they define was not graded."
+            )
+            return cell, resources
+        if export and time.monotonic() - started >= EXPORT_GRACE_S:
+            self._kernel_lost = True  # it ignored the interrupt and is still busy: nothing more will run
+        elif not export and time.monotonic() >= self._deadline:  # interrupted when the budget ran out
+            label = cell_label(cell)
+            REPORT.incidents.append(
+                f"{label[0].upper()}{label[1:]} was still running when the notebook's {self.time_limit_s:.0f} s "
+                "time limit ran out. It was interrupted and the cells after it were not run. Look for a loop "
+                "that never ends, or training far longer than the exercise allows."
+            )
+        return cell, resources
+
+
+EXPECTED_OTTER_VERSION = "7.0.0"
+"""The otter-grader version whose internals the guards below were written against (requirements.txt pins it)."""
+
+
+class SafeguardError(RuntimeError):
+    """A guard no longer fits the installed otter or nbconvert: the submission is not graded."""
+
+
+def check_otter_fits() -> None:
+    """Check that every attribute the guards replace exists and is what they expect, before replacing any.
+
+    Raises:
+        SafeguardError: with an instructor-facing message; grading stops instead of running unguarded.
+    """
+    import inspect
+
+    import nbconvert.preprocessors
+    import otter
+    import otter.execute
+    import otter.execute.logging as otter_logging
+
+    problems = []
+    if otter.__version__ != EXPECTED_OTTER_VERSION:
+        problems.append(f"otter-grader is {otter.__version__}, the kit's guards were written for {EXPECTED_OTTER_VERSION}")
+    if getattr(otter.execute, "pickle", None) not in (pickle, _KernelResultsIgnored):
+        problems.append("otter.execute no longer reads the kernel's results with pickle")
+    if getattr(otter_logging, "pickle", None) is not pickle and not isinstance(getattr(otter_logging, "pickle", None), types.SimpleNamespace):
+        problems.append("otter.execute.logging no longer decodes log records with pickle")
+    executor = getattr(nbconvert.preprocessors, "ExecutePreprocessor", None)
+    if not (isinstance(executor, type) and issubclass(executor, ExecutePreprocessor)):
+        problems.append("nbconvert.preprocessors.ExecutePreprocessor is not nbconvert's executor")
+    if "from nbconvert.preprocessors import ExecutePreprocessor" not in inspect.getsource(otter.execute.grade_notebook):
+        problems.append("otter's grade_notebook no longer takes its executor from nbconvert.preprocessors")
+    if problems:
+        raise SafeguardError(
+            "Not graded: the autograder's safeguards do not fit the installed software ("
+            + "; ".join(problems)
+            + "). Instructor: rebuild the autograder zip with the kit's pinned versions (make assign)."
+        )
+
+
+def install_guarded_executor(time_limit_s: float) -> None:
+    """Make otter's ``grade_notebook`` run notebooks with :class:`GuardedExecutePreprocessor`.
+
+    ``grade_notebook`` imports ``ExecutePreprocessor`` from ``nbconvert.preprocessors`` when it runs,
+    so replacing that attribute here is enough.
+    """
+    import nbconvert.preprocessors
+
+    GuardedExecutePreprocessor.time_limit_s = float(time_limit_s)
+    nbconvert.preprocessors.ExecutePreprocessor = GuardedExecutePreprocessor
+
+
+def memory_limit_startup(limit_mb: int) -> str:
+    """Kernel start-up code that caps its address space: an allocation past it raises MemoryError.
+
+    A capped allocation fails inside the cell that made it (graded like any exception) instead of
+    the container running out of memory and killing the grader with no results at all.
+    """
+    limit = int(limit_mb) * 1024 * 1024
+    return f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\n"
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> bool:
+    """Become the parent of every process the kernel leaves orphaned (Linux), so none can escape cleanup.
+
+    Returns:
+        Whether the operating system supports it.
+    """
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def kill_descendants() -> int:
+    """SIGKILL every process descended from this one (a notebook's background jobs); return how many."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                # the command name (field 2) may hold spaces and parentheses: split after its last ")"
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    killed, todo = 0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+        killed += 1
+    return killed

@@ -1,0 +1,219 @@
+"""Networks leave the kernel as descriptions of what they compute and come back as networks the kit evaluates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from graded_networks.networks import FORMAT, describe, evaluate, export, rebuild
+from graded_networks.verdict import SubmissionError, as_graded, graded_network
+
+X = torch.linspace(-4, 4, 100)[:, None]
+"""Inputs the networks are described on (the engine's tests use no lesson's data)."""
+
+
+def regression_truth(x: torch.Tensor) -> torch.Tensor:
+    """A function no fully connected network computes exactly: what a submission might return outright."""
+    return 2 * x + 3 * torch.sin(3 * x) + 1
+
+
+def roundtrip(model: nn.Module) -> dict:
+    return json.loads(json.dumps(describe(model, X, "m")))
+
+
+class Functional(nn.Module):
+    """A class whose forward uses torch.tanh and F.relu, and one activation module defined last, used twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.out = nn.Linear(1, 8), nn.Linear(8, 8), nn.Linear(8, 1)
+        self.act = nn.Sigmoid()
+
+    def forward(self, x):
+        hidden = F.relu(self.b(self.act(torch.tanh(self.a(x)))))
+        return self.act(self.out(hidden))
+
+
+class Looped(nn.Module):
+    """nn.ModuleList in a loop, x.view(x.size(0), -1) and a squeeze at the end."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.ModuleList([nn.Linear(1, 8), nn.Linear(8, 8)])
+        self.out = nn.Linear(8, 1)
+
+    def forward(self, x):
+        x = x.view(x.size(0), -1).float()
+        for layer in self.hidden:
+            x = layer(x).relu()
+        return self.out(x).squeeze(-1)
+
+
+class HandMadeLayer(nn.Module):
+    """Weights as nn.Parameters used through F.linear, LeakyReLU through F.leaky_relu, reshape by x.shape[0]."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 1))
+        self.b = nn.Parameter(torch.zeros(8))
+        self.out = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.out(F.leaky_relu(F.linear(x, self.w, self.b), 0.2)).reshape(x.shape[0])
+
+
+class ColumnAndInlineLayer(nn.Module):
+    """An activation made inside forward, a weight-normed layer, and the output's column picked by indexing."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.utils.parametrizations.weight_norm(nn.Linear(1, 8))
+        self.out = nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.out(nn.Tanh()(self.hidden(x)))[:, 0]
+
+
+def trained_batchnorm() -> nn.Module:
+    model = nn.Sequential(nn.Linear(1, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 1))
+    model.train()
+    model(X)  # running statistics move away from their initial values
+    return model.eval()
+
+
+HONEST = {
+    "sequential": lambda: nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Sequential(nn.Linear(8, 8), nn.ReLU()), nn.Linear(8, 1)),
+    "leaky relu with its slope": lambda: nn.Sequential(nn.Linear(1, 8), nn.LeakyReLU(0.1), nn.Linear(8, 1)),
+    "prelu with its weights": lambda: nn.Sequential(nn.Linear(1, 8), nn.PReLU(8), nn.Linear(8, 1)),
+    "elu and softplus with settings": lambda: nn.Sequential(nn.Linear(1, 8), nn.ELU(0.5), nn.Linear(8, 8), nn.Softplus(beta=2), nn.Linear(8, 1)),
+    "batch norm and dropout": trained_batchnorm,
+    "layer norm, gelu, flatten": lambda: nn.Sequential(nn.Linear(1, 8), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 1), nn.Flatten(0)),
+    "functional activations, module reused": Functional,
+    "module list loop and view": Looped,
+    "parameters through F.linear": HandMadeLayer,
+    "float64": lambda: nn.Sequential(nn.Linear(1, 8), nn.SiLU(), nn.Linear(8, 1)).double(),
+    "inline activation, weight norm, out[:, 0]": ColumnAndInlineLayer,
+}
+
+
+@pytest.mark.parametrize("style", list(HONEST))
+def test_honest_styles_are_described_and_rebuilt_exactly(style):
+    torch.manual_seed(0)
+    model = HONEST[style]()
+    description = roundtrip(model)
+    assert description.get("format") == FORMAT, description
+    rebuilt = rebuild(description, "m")
+    with torch.no_grad():
+        expected = model.eval()(X.to(next(model.parameters()).dtype)).reshape(-1).double()
+        assert torch.allclose(rebuilt(X).reshape(-1), expected, atol=1e-6)
+
+
+class SineOfInput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.decoy = nn.Linear(1, 1)
+
+    def forward(self, x):
+        return self.decoy(torch.sin(3 * x))
+
+
+class TrueFunction(SineOfInput):
+    def forward(self, x):
+        return regression_truth(x)
+
+
+class ControlFlow(SineOfInput):
+    def forward(self, x):
+        if x.mean() > 0:
+            return self.decoy(x)
+        return -x
+
+
+class MixesSamples(SineOfInput):
+    def forward(self, x):
+        return self.decoy(x.reshape(1, -1).tanh().reshape(-1, 1))
+
+
+class Squared(SineOfInput):
+    def forward(self, x):
+        return self.decoy(x * x)
+
+
+REFUSED = {
+    "convolution": (lambda: nn.Sequential(nn.Unflatten(1, (1, 1)), nn.Conv1d(1, 1, 1), nn.Flatten()), "contains a Unflatten layer"),
+    "arithmetic on the input": (SineOfInput, "computes `operator.mul` at line"),
+    "a module returning the true function": (TrueFunction, "does more than apply its layers"),
+    "control flow on data": (ControlFlow, "Python control flow on its input"),
+    "a reshape mixing samples": (MixesSamples, "one row per sample"),
+    "products of the input": (Squared, "`operator.mul`"),
+}
+
+
+@pytest.mark.parametrize("style", list(REFUSED))
+def test_what_is_not_a_fully_connected_network_is_refused_naming_the_operation(style):
+    make, message = REFUSED[style]
+    description = roundtrip(make())
+    assert message in description.get("error", ""), description
+    with pytest.raises(SubmissionError, match="m"):
+        graded_network("m", description)
+
+
+def test_the_refusal_names_the_line_that_computes_it():
+    error = roundtrip(SineOfInput())["error"]
+    assert "`return self.decoy(torch.sin(3 * x))`" in error
+
+
+def test_a_forward_that_differs_from_its_trace_is_refused():
+    class TracedDifferently(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(1, 1)
+
+        def forward(self, x):
+            if type(x) is torch.Tensor:  # evaluated: the true function; traced: one honest layer
+                return regression_truth(x)
+            return self.layer(x)
+
+    assert "gives other outputs than its traced operations" in roundtrip(TracedDifferently())["error"]
+
+
+@pytest.mark.parametrize(
+    "description, message",
+    [
+        ({"layers": [{"type": "Lambda", "code": "import os"}]}, "not one the grader reads"),
+        ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "eval", "inputs": [0]}], "output": 1}, "'eval' is not allowed"),
+        ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "relu", "inputs": [5]}], "output": 1}, "malformed"),
+        ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "relu", "inputs": [0], "settings": {"x": 1}}], "output": 1}, "malformed"),
+        ({"format": FORMAT, "nodes": [{"op": "input"}], "output": 7}, "has no output"),
+        # an index that picks samples instead of columns: the rebuilt network refuses to run it
+        (
+            {"format": FORMAT, "nodes": [{"op": "input"}, {"op": "select", "inputs": [0], "settings": {"index": [0]}}], "output": 1},
+            "every sample's row",
+        ),
+    ],
+)
+def test_rebuild_refuses_anything_outside_the_allow_list(description, message):
+    with pytest.raises(SubmissionError, match=message):
+        evaluate(graded_network("m", description), X, "m")  # refused when rebuilt, or at the latest when run
+
+
+def test_a_rebuilt_network_describes_itself_as_its_description():
+    torch.manual_seed(0)
+    network = as_graded(nn.Sequential(nn.Linear(1, 4), nn.Tanh(), nn.Linear(4, 1)), X, "m")
+    assert describe(network, X, "m") == network.description
+
+
+def test_missing_description_means_the_notebook_did_not_finish():
+    with pytest.raises(SubmissionError, match="the notebook stopped before any cell that mentions it ran"):
+        graded_network("m", None)
+
+
+def test_export_writes_one_description_per_network(tmp_path):
+    path = tmp_path / "networks.json"
+    export({"a": nn.Linear(1, 1), "b": None}, {"a": X, "b": X}, path)
+    written = json.loads(path.read_text())
+    assert written["a"]["format"] == FORMAT and "is not defined" in written["b"]["error"]

@@ -1,0 +1,73 @@
+"""The guards fail closed: an otter or nbconvert that no longer fits them stops grading with a message."""
+
+from __future__ import annotations
+
+import pathlib
+import zipfile
+
+import pytest
+
+from grading_engine.safeguards import EXPECTED_OTTER_VERSION, SafeguardError, check_otter_fits
+
+
+def test_the_pinned_otter_fits_the_guards():
+    import otter
+
+    assert otter.__version__ == EXPECTED_OTTER_VERSION
+    requirements = (pathlib.Path(__file__).parents[2] / "requirements.txt").read_text()
+    assert f"otter-grader=={EXPECTED_OTTER_VERSION}" in requirements
+    check_otter_fits()
+
+
+@pytest.mark.parametrize(
+    "module, attribute, value, message",
+    [
+        ("otter", "__version__", "7.1.0", "otter-grader is 7.1.0"),
+        ("otter.execute", "pickle", None, "results with pickle"),
+        ("otter.execute.logging", "pickle", None, "log records with pickle"),
+        ("nbconvert.preprocessors", "ExecutePreprocessor", object, "not nbconvert's executor"),
+    ],
+)
+def test_a_changed_otter_stops_grading(monkeypatch, module, attribute, value, message):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module(module), attribute, value)
+    with pytest.raises(SafeguardError, match=message):
+        check_otter_fits()
+
+
+def test_a_zip_whose_guards_do_not_fit_grades_nothing_and_says_so(kit, grade, tmp_path):
+    """End to end: the grader's own safeguards expect another otter; results.json says so, score 0."""
+    changed = tmp_path / "autograder.zip"
+    with zipfile.ZipFile(kit.autograder_zip) as src, zipfile.ZipFile(changed, "w") as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "files/engine/grading_engine/safeguards.py":
+                data = data.replace(f'EXPECTED_OTTER_VERSION = "{EXPECTED_OTTER_VERSION}"'.encode(), b'EXPECTED_OTTER_VERSION = "0.0.1"')
+            out.writestr(item, data)
+    graded = grade(kit.solutions_notebook, changed)
+    assert graded.results["score"] == 0
+    assert "safeguards do not fit" in graded.general_output and "0.0.1" in graded.general_output
+
+
+def test_the_plugins_settings_leave_the_config_on_disk(tmp_path):
+    """The seeds stay readable only to the grader: otter has read the configuration before the kernel starts."""
+    from grading_engine.otter_plugins import GuardedGrading
+
+    config = tmp_path / "otter_config.json"
+    config.write_text('{"seed": 42, "plugins": ["a.B", {"c.D": {"questions": {"q": {"heldout_seed": 123456}}}}]}')
+    GuardedGrading._redact_config(config)
+    assert config.read_text() == '{"seed": 42, "plugins": ["a.B", "c.D"]}'
+
+
+def test_what_the_kernel_wrote_is_read_without_links_and_within_a_size(tmp_path):
+    from grading_engine.sandbox import read_kernel_file
+
+    secret, written, link = tmp_path / "secret.json", tmp_path / "written.json", tmp_path / "link.json"
+    secret.write_text('{"heldout_seed": 1}')
+    written.write_text('{"a": 1}')
+    link.symlink_to(secret)
+    assert read_kernel_file(written, 100) == b'{"a": 1}'
+    assert read_kernel_file(link, 100) is None  # a link the kernel swapped in is never followed
+    assert read_kernel_file(written, 3) is None  # nor is a file larger than the cap read
+    assert read_kernel_file(tmp_path / "missing.json", 100) is None

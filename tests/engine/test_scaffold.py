@@ -1,0 +1,34 @@
+"""`make new`: a scaffolded assignment builds and grades to full marks through the engine, touching no engine file."""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+
+import pytest
+
+from conftest import Grader
+from instructor.assign import REPO, build
+from instructor.new import scaffold
+
+pytestmark = pytest.mark.slow
+
+
+def _engine_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "engine").rglob("*.py")):
+        digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_a_scaffolded_assignment_grades_its_solutions_to_full_marks(tmp_path: pathlib.Path):
+    before = _engine_digest()
+    folder = scaffold("scaffolded", tmp_path / "assignments")
+    kit = build("scaffolded", out_root=tmp_path / "out", self_check=False, source=folder)
+    solutions, untouched = Grader(kit.autograder_zip, tmp_path).many([kit.solutions_notebook, kit.student_dir / "scaffolded.ipynb"])
+    assert solutions.score("q_line") == 5, solutions.log[-3000:]
+    assert "Band: just right" in solutions.output("q_line")
+    assert solutions.results["extra_data"]["questions"]["q_line"]["band"] == "just right"
+    assert untouched.score("q_line") == 0 and "still the placeholder" in untouched.output("q_line")
+    assert {p.name for p in kit.student_dir.iterdir()} == {"scaffolded.ipynb", "scaffolded_lesson", "graded_networks", "tests"}
+    assert _engine_digest() == before  # the engine serves the new assignment as it is

@@ -1,0 +1,139 @@
+"""End-to-end grading: real notebooks, graded by the real ``otter run`` with the freshly built zip."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow  # grades real notebooks with the built zip
+
+PUBLIC_POINTS, TOTAL_POINTS = 1, 5
+
+def test_solutions_notebook_gets_full_marks(kit, grade):
+    graded = grade(kit.solutions_notebook)
+    for question, metric in (("q_regression", "Held-out MSE"), ("q_classification", "Held-out accuracy")):
+        assert graded.score(question) == TOTAL_POINTS, graded.output(question)
+        # a pass reports the held-out numbers too, measured outside the student's kernel, once
+        assert metric in graded.output(question) and graded.output(question).count("Band: just right.") == 1
+        assert graded.results["extra_data"]["questions"][question]["band"] == "just right"
+
+
+def test_untouched_student_notebook_scores_zero_and_still_has_results(kit, grade):
+    graded = grade(kit.student_dir / "fcnn.ipynb")
+    for question, name in (("q_regression", "just_right_regressor"), ("q_classification", "just_right_classifier")):
+        assert graded.score(question) == 0
+        assert graded.output(question).count(f"`{name}` is still the placeholder `...`") == 1  # once per exercise
+
+
+@pytest.mark.parametrize(
+    "answers, advice",
+    [
+        pytest.param(
+            {"q_regression": "linear_regressor", "q_classification": "underfit_classifier"}, "model bias", id="underfit"
+        ),
+        pytest.param(
+            {"q_regression": "overfit_regressor", "q_classification": "overfit_classifier"},
+            "overfitting",
+            id="overfit",
+        ),
+    ],
+)
+def test_lessons_poor_designs_pass_the_public_check_and_fail_the_held_out_test(answers, advice, make_submission, grade):
+    graded = grade(make_submission(**answers))
+    for question, metric in (("q_regression", "Held-out MSE"), ("q_classification", "Held-out accuracy")):
+        # the models exist and were trained, so the public check passes; only the held-out test fails
+        assert graded.score(question) == PUBLIC_POINTS, graded.output(question)
+        assert metric in graded.output(question) and advice in graded.output(question)
+
+
+def test_export_cell_writes_a_zip_that_the_autograder_grades(kit, grade, tmp_path):
+    """The student's export cell works without LaTeX, and its zip is a gradable submission."""
+    import shutil
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder = shutil.copytree(kit.student_dir, tmp_path / "student")
+    nb = nbformat.read(folder / "fcnn.ipynb", as_version=4)
+    # only otter's init cell and the export cell: the rest is graded elsewhere and would only add minutes
+    nb.cells = [c for c in nb.cells if "otter.Notebook(" in c.source or "grader.export(" in c.source]
+    nbformat.write(nb, folder / "fcnn.ipynb")
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+
+    (exported,) = folder.glob("fcnn_*.zip")
+    graded = grade(exported)
+    assert graded.score("q_regression") == 0 and graded.score("q_classification") == 0
+    assert "`just_right_regressor` is not defined" in graded.output("q_regression")
+
+
+def test_three_regrades_give_identical_scores_and_messages(kit, grade, tmp_path):
+    """A submission whose cells draw random numbers (no seeds of its own) is graded the same every time."""
+    import nbformat
+
+    nb = nbformat.read(kit.solutions_notebook, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "just_right_" in cell.source and " = nn.Sequential" in cell.source:
+            # before the exercise, a cell that draws a different number of random numbers every run (torch's own
+            # seed is the same in every new process: only seeding at the top of each cell keeps the exercise's draws)
+            cells.append(nbformat.v4.new_code_cell("import os, random\nrandom.random(); np.random.rand(3); torch.rand(os.getpid() % 97 + 1)"))
+            cell.source = cell.source.replace("torch.manual_seed(42)", "")  # the student's own seeding removed
+        cells.append(cell)
+    nb.cells = cells
+    assert sum("os.getpid() % 97" in c.source for c in nb.cells) == 2
+    copies = []
+    for i in range(3):
+        path = tmp_path / f"copy{i}" / "fcnn.ipynb"
+        path.parent.mkdir()
+        nbformat.write(nb, path)
+        copies.append(path)
+
+    graded = grade.many(copies)
+    first = graded[0].results["tests"]
+    assert [g.results["tests"] for g in graded[1:]] == [first] * 2
+    assert {t["name"]: t.get("score") for t in first if t["name"].startswith("q_")} == {"q_regression": 5, "q_classification": 5}
+
+
+def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make_submission, tmp_path):
+    """`make grade` on a folder, compared with single gradings of the same files made in this run (the tests
+    above grade them first; this file runs in one worker, so they are reused, not graded again)."""
+    import csv
+    import shutil
+
+    from instructor.grade import main as grade_folder_cli
+
+    singles = {
+        "solutions.ipynb": kit.solutions_notebook,
+        "untouched.ipynb": kit.student_dir / "fcnn.ipynb",
+        "linear_and_underfit.ipynb": make_submission(q_regression="linear_regressor", q_classification="underfit_classifier"),
+    }
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name, source in singles.items():
+        shutil.copy(source, folder / name)
+    (folder / "corrupt.ipynb").write_text("{not json")
+    (folder / "notes.txt").write_text("not a submission: ignored")
+    out = tmp_path / "graded"
+
+    # exit 1: the corrupt file got no grade (its row says why); every other file was graded
+    assert grade_folder_cli([str(folder), "--assignment", "fcnn", "--out", str(out), "--jobs", "2", "--autograder", str(kit.autograder_zip)]) == 1
+
+    rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert sorted(rows) == sorted([*singles, "corrupt.ipynb"])
+    for name, source in singles.items():
+        alone = grade(source)
+        expected = {t["name"]: str(float(t["score"])) for t in alone.results["tests"] if "max_score" in t}
+        assert {q: rows[name][q] for q in expected} == expected and rows[name]["error"] == "", rows[name]
+    # the metrics and bands come as data from results.json, never read back out of the messages
+    measured = grade(kit.solutions_notebook).results["extra_data"]["questions"]
+    assert float(rows["solutions.ipynb"]["q_regression heldout_mse_in_range"]) == measured["q_regression"]["metrics"]["heldout_mse_in_range"]
+    assert rows["solutions.ipynb"]["q_regression band"] == "just right" and rows["untouched.ipynb"]["q_regression band"] == ""
+    assert float(rows["solutions.ipynb"]["q_regression heldout_mse_in_range"]) < 5.5
+    assert float(rows["linear_and_underfit.ipynb"]["q_classification heldout_accuracy"]) < 0.75
+    # the bad file got a row, a zero and the reason Gradescope would give, and did not stop the batch
+    corrupt = grade(folder / "corrupt.ipynb")
+    assert float(rows["corrupt.ipynb"]["score"]) == 0 and float(rows["corrupt.ipynb"]["possible"]) == 10
+    assert rows["corrupt.ipynb"]["error"] and rows["corrupt.ipynb"]["error"] in corrupt.general_output
+    report = (out / "report.md").read_text()
+    assert "corrupt.ipynb" in report
+    for figure in ("scores.png", "bands.png", "heldout_metrics.png"):
+        assert figure in report and (out / figure).stat().st_size > 1000

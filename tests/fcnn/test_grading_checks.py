@@ -1,0 +1,185 @@
+"""The grading checks on odd but honest models and on broken ones, without a notebook around them."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from fcnn_lesson.data import lesson_data
+from fcnn_lesson.grading import (
+    REGRESSION_CLOSE_IN_RANGE_MSE,
+    REGRESSION_MAX_IN_RANGE_MSE,
+    VALIDATION_SEEDS,
+    assess_classifier,
+    assess_regressor,
+    check_classifier,
+    check_regressor,
+    predict,
+    validate_classifier,
+    validate_regressor,
+)
+from fcnn_lesson.training import train_classification_model, train_regression_model
+from grading_engine.otter_plugins import LeanKernel, SeedTorch
+
+DATA = lesson_data()
+
+
+@pytest.fixture(scope="module")
+def good_regressor():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1))
+    train_regression_model(model, DATA.x_reg, DATA.y_reg, num_epochs=2000, optimizer="adam", reporting_interval=0)
+    return model
+
+
+def test_good_regressor_passes_and_reports_its_metrics(good_regressor):
+    check_regressor(good_regressor)
+    result = assess_regressor(good_regressor, heldout_seed=1)
+    assert result.passed, result.message
+    assert result.metrics["heldout_mse_in_range"] < 5.5
+    assert "Held-out MSE" in result.message and "Over all 50,000" in result.message
+
+
+def test_output_shape_n_and_n_by_1_score_the_same(good_regressor):
+    flat = nn.Sequential(good_regressor, nn.Flatten(0))
+    assert predict(flat, DATA.x_reg, "m").shape == (100,)
+    assert assess_regressor(flat, 1).metrics == assess_regressor(good_regressor, 1).metrics
+
+
+def test_float64_model_is_graded(good_regressor):
+    import copy
+
+    double = copy.deepcopy(good_regressor).double()
+    assert assess_regressor(double, 1).passed
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (None, "is not defined"),
+        (..., "still the placeholder"),
+        (lambda x: x, "not a torch.nn.Module"),
+        (nn.Linear(2, 1), "failed on an input of shape (100, 1)"),
+        (nn.Linear(1, 3), "one prediction per sample"),
+    ],
+)
+def test_broken_regressors_get_a_message_saying_what_to_fix(model, message):
+    result = assess_regressor(model, 1)
+    assert not result.passed and message in result.message
+    with pytest.raises(AssertionError, match="just_right_regressor"):
+        check_regressor(model)
+
+
+def test_nan_model_gets_a_clear_message_not_a_crash():
+    model = nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.fill_(float("nan"))
+    result = assess_regressor(model, 1)
+    assert not result.passed and "NaN" in result.message and "learning rate" in result.message
+
+
+def test_untrained_models_fail_the_public_check():
+    torch.manual_seed(3)
+    with pytest.raises(AssertionError, match="not been trained"):
+        check_regressor(nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1)))
+    with pytest.raises(AssertionError, match="not been trained"):
+        check_classifier(nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Sigmoid()))
+
+
+def test_classifier_without_sigmoid_is_told_to_add_one():
+    result = assess_classifier(nn.Linear(2, 1), 1)
+    assert not result.passed and "nn.Sigmoid()" in result.message
+
+
+def test_training_budget_is_enforced_with_a_message(good_regressor):
+    import copy
+
+    over = copy.deepcopy(good_regressor)
+    over.trained_epochs = 60_000
+    result = assess_regressor(over, 1)
+    assert not result.passed and "at most 50,000" in result.message
+
+
+def test_adam_classifier_training_stays_finite():
+    # the lesson's hand-written cross-entropy turns NaN with Adam; the helper's must not
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())
+    losses = train_classification_model(model, DATA.x_clf, DATA.y_clf, 3000, lr=0.05, optimizer="adam", reporting_interval=0)
+    assert all(torch.isfinite(torch.tensor(losses)))
+
+
+def test_seed_torch_plugin_seeds_every_code_cell_but_cell_magics():
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("text"), nbformat.v4.new_code_cell("%%time\nx")]
+    )
+    seeded = SeedTorch("sub.ipynb", {}, {"seed": 7}).before_execution(nb)
+    assert seeded.cells[0].source.splitlines()[0].endswith("manual_seed(7)")
+    assert seeded.cells[1].source == "text" and seeded.cells[2].source.startswith("%%time")
+
+
+def test_lean_kernel_starts_with_one_thread_no_figures_no_iri_grammar_and_no_pandas(monkeypatch, tmp_path):
+    from nbclient import NotebookClient
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "IPYTHONDIR"):
+        monkeypatch.delenv(var, raising=False)  # restored after the test
+    LeanKernel("sub.ipynb", {}, {}).before_grading(None)
+    probe = (
+        "import sys, otter, torch, matplotlib\n"
+        "grader = otter.Notebook()\n"
+        "model = torch.nn.Linear(1, 1)\n"  # training registers torch operators, which walks sys.modules
+        "torch.optim.Adam(model.parameters()).zero_grad(); model(torch.ones(1)).sum().backward()\n"
+        "print(torch.get_num_threads(), matplotlib.get_backend(), sys.modules.get('rfc3987_syntax'),\n"
+        "      type(sys.modules['pandas']).__name__, type(sys.modules['nbconvert']).__name__, '_lean_kernel' in dir())"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert nb.cells[0].outputs[0]["text"].split() == ["1", "agg", "None", "_DeferredModule", "_DeferredModule", "False"]
+
+
+def test_bands_follow_the_marks_and_the_message_names_the_band():
+    """An early-stopped good design lands in "close"; a straight line in "off", with advice; both say so."""
+    torch.manual_seed(3)
+    early = nn.Sequential(nn.Linear(1, 32), nn.ReLU(), nn.Linear(32, 1))  # tests/submissions/close_regressor.py
+    train_regression_model(early, DATA.x_reg, DATA.y_reg, num_epochs=300, lr=0.01, optimizer="adam", reporting_interval=0)
+    close = assess_regressor(early, 1)
+    assert REGRESSION_MAX_IN_RANGE_MSE < close.metrics["heldout_mse_in_range"] <= REGRESSION_CLOSE_IN_RANGE_MSE
+    assert close.band == "close" and not close.passed and "Band: close." in close.message
+
+    torch.manual_seed(0)
+    line = nn.Linear(1, 1)
+    train_regression_model(line, DATA.x_reg, DATA.y_reg, num_epochs=1000, reporting_interval=0)
+    off = assess_regressor(line, 1)
+    assert off.band == "off" and "Band: off." in off.message and "model bias" in off.message
+
+
+def test_validation_cell_prints_the_hidden_tests_verdict_on_public_data(good_regressor, capsys):
+    validate_regressor(good_regressor)
+    validate_classifier(nn.Sequential(nn.Linear(2, 1), nn.Sigmoid()))
+    printed = capsys.readouterr().out
+    assert "this model would pass" in printed and "Band: just right." in printed
+    assert "this model would not pass" in printed and "Band: off." in printed
+    assert set(VALIDATION_SEEDS.values()).isdisjoint({1_000_001, 1_000_002})  # not the calibration's seeds either
+
+
+def test_a_classifier_returning_shape_n_is_graded_like_one_returning_n_by_1():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1), nn.Sigmoid())
+    train_classification_model(model, DATA.x_clf, DATA.y_clf, 800, optimizer="adam", reporting_interval=0)
+    flat = nn.Sequential(model, nn.Flatten(0))
+    assert predict(flat, DATA.x_clf, "m").shape == (200,)
+    check_classifier(flat)
+    assert assess_classifier(flat, 1).metrics == assess_classifier(model, 1).metrics
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here: a model left on a GPU is checked where one is")
+def test_a_model_left_on_a_gpu_is_graded_like_its_cpu_copy(good_regressor):
+    import copy
+
+    from fcnn_lesson.grading import as_graded
+
+    on_gpu = copy.deepcopy(good_regressor).cuda()
+    network = as_graded(on_gpu, DATA.x_reg, "just_right_regressor")  # described from the GPU, rebuilt on the CPU
+    assert assess_regressor(network, 1).metrics == pytest.approx(assess_regressor(good_regressor, 1).metrics, rel=1e-5)
+    assert next(on_gpu.parameters()).is_cuda  # the student's model is never moved

@@ -1,0 +1,267 @@
+"""The generated kit: fresh, free of answers and secrets, and laid out as Gradescope and students need."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import zipfile
+
+import nbformat
+import pytest
+import yaml
+
+from conftest import ASSIGNMENT, GRADED_NAMES, HELDOUT_PLUGIN, answer_cell_of
+from fcnn_lesson.grading import VALIDATION_SEEDS
+from grading_engine.otter_plugins import SEEDS_FILE
+from instructor.assign import REPO
+
+STUDENT_DIR = REPO / "student" / ASSIGNMENT
+DEMO_MARKERS = ("50_000", "30_000", "FuncAnimation", "10_000, 1000")
+
+
+def files_under(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_committed_student_files_are_not_stale(kit):
+    committed, rebuilt = files_under(STUDENT_DIR), files_under(kit.student_dir)
+    assert sorted(committed) == sorted(rebuilt), "student/ has different files than a rebuild: run `make assign`"
+    stale = [str(path) for path in rebuilt if committed[path] != rebuilt[path]]
+    assert not stale, f"stale generated files (run `make assign` and commit): {stale}"
+
+
+def solution_lines(master) -> list[str]:
+    """Every line of the master's answers that appears nowhere else in it: the code between ``# BEGIN SOLUTION`` and
+    ``# END SOLUTION`` in code cells, and the written model answers (Markdown cells between the raw cells
+    ``# BEGIN SOLUTION`` / ``# END SOLUTION``)."""
+    inside_lines, outside_lines = [], set()
+    in_code, in_cells = False, False
+    for cell in master.cells:
+        text = cell.source.strip()
+        if cell.cell_type == "raw" and text.startswith("# BEGIN SOLUTION"):
+            in_cells = True
+            continue
+        if cell.cell_type == "raw" and text.startswith("# END SOLUTION"):
+            in_cells = False
+            continue
+        for line in cell.source.splitlines():
+            stripped = line.strip().removeprefix("**SOLUTION:**").strip()
+            if cell.cell_type == "code" and stripped.startswith("# BEGIN SOLUTION"):
+                in_code = True
+            elif cell.cell_type == "code" and stripped.startswith("# END SOLUTION"):
+                in_code = False
+            elif (cell.cell_type == "code" and in_code) or (cell.cell_type == "markdown" and in_cells):
+                inside_lines.append(stripped)
+            else:
+                outside_lines.add(stripped)
+    return [line for line in inside_lines if len(line) > 3 and line not in outside_lines]
+
+
+def handed_out_text(path) -> list[str]:
+    """The lines a student reads in a handed-out file: each cell's source of a notebook (parsed, so quotes are
+    quotes), or the file's lines."""
+    if path.suffix == ".ipynb":
+        return [line.strip() for cell in nbformat.read(path, as_version=4).cells for line in cell.source.splitlines()]
+    return [line.strip() for line in path.read_text().splitlines()]
+
+
+def test_student_files_hold_no_solution_written_answer_hidden_test_or_heldout_seed(kit, master_notebook, heldout_seeds):
+    seeds = heldout_seeds
+    # the public validation sets must not be the held-out sets
+    assert not set(seeds) & {str(seed) for seed in VALIDATION_SEEDS.values()}
+    assert len(seeds) == 2, "expected one held-out seed per exercise in the autograder's tests"
+    answers = solution_lines(master_notebook)
+    assert any('"' in line for line in answers), "no solution line with a quote: the check would not prove quotes are handled"
+    assert any(line.startswith("A linear function of a linear function") for line in answers), "written answers not collected"
+    for folder in (STUDENT_DIR, kit.student_dir):  # what is committed, and what a build hands out
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            text = path.read_text()
+            for seed in seeds:
+                assert seed not in text, f"held-out seed in {path}"
+            for secret in ("test_regressor_heldout", "test_classifier_heldout", "hidden: true", "hidden=True"):
+                assert secret not in text, f"hidden test ({secret!r}) in {path}"
+            lines = set(handed_out_text(path))
+            leaked = [line for line in answers if line in lines]
+            assert not leaked, f"solution or model answer lines in {path}: {leaked}"
+
+
+def test_the_leak_check_finds_a_leaked_line_with_quotes_and_a_written_answer(master_notebook, tmp_path):
+    """The check above can fail: plant one solution line with quotes and one model answer in a copy."""
+    answers = solution_lines(master_notebook)
+    quoted = next(line for line in answers if '"' in line)
+    written = next(line for line in answers if line.startswith("A linear function of a linear function"))
+    nb = nbformat.read(STUDENT_DIR / f"{ASSIGNMENT}.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(quoted))
+    nb.cells.append(nbformat.v4.new_markdown_cell(written))
+    nbformat.write(nb, tmp_path / "leaky.ipynb")
+    assert {quoted, written} <= set(handed_out_text(tmp_path / "leaky.ipynb")) & set(answers)
+
+
+def test_demo_cells_are_skipped_at_grading_and_exercise_cells_are_not():
+    nb = nbformat.read(STUDENT_DIR / f"{ASSIGNMENT}.ipynb", as_version=4)
+    skipped = [c for c in nb.cells if "otter_ignore" in c.metadata.get("tags", [])]
+    graded = [c for c in nb.cells if c.cell_type == "code" and c not in skipped]
+    for marker in DEMO_MARKERS:
+        assert any(marker in c.source for c in skipped), f"no skipped demo cell contains {marker!r}"
+        assert not any(marker in c.source for c in graded), f"a graded cell runs the demo {marker!r}"
+    for name in GRADED_NAMES.values():
+        assert [c for c in graded if answer_cell_of(c, name)], f"the exercise cell binding {name} would be skipped"
+    # everything the exercises use is defined in cells that run at grading time
+    for needed in ("lesson_data()", "def train_and_test_regression_model", "def train_and_test_classification_model"):
+        assert any(needed in c.source for c in graded), f"{needed} is only defined in a skipped cell"
+
+
+def test_export_cell_builds_the_zip_without_latex():
+    nb = nbformat.read(STUDENT_DIR / f"{ASSIGNMENT}.ipynb", as_version=4)
+    (export,) = [c for c in nb.cells if "grader.export(" in c.source]
+    assert "pdf=False" in export.source
+
+
+@pytest.fixture(scope="module")
+def zip_contents(kit):
+    with zipfile.ZipFile(kit.autograder_zip) as zf:
+        return {name: zf.read(name).decode() for name in zf.namelist()}
+
+
+def test_autograder_zip_pins_a_cpu_only_python_311_environment(zip_contents):
+    env = zip_contents["environment.yml"]
+    assert "python=3.11" in env
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in env
+    assert "torch==2.13.0+cpu" in env
+    (pip,) = [dep["pip"] for dep in yaml.safe_load(env)["dependencies"] if isinstance(dep, dict)]
+    engine = "/autograder/source/files/engine"  # the engine itself, installed from the zip
+    unpinned = [req for req in pip if not req.startswith("--") and "==" not in req and req != engine]
+    assert not unpinned, f"unpinned pip packages in the grading environment: {unpinned}"
+
+
+def test_autograder_zip_seeds_torch_and_installs_the_engine(zip_contents):
+    config = json.loads(zip_contents["otter_config.json"])
+    assert {"grading_engine.otter_plugins.SeedTorch": {"seed": 42}} in config["plugins"]
+    assert "grading_engine.otter_plugins.LeanKernel" in config["plugins"]
+    assert config["seed"] == 42  # otter's own numpy / random seeding
+    # Gradescope's image pip-installs the engine from the zip, so otter can load its plugins by name
+    assert "files/engine/pyproject.toml" in zip_contents and "files/engine/grading_engine/otter_plugins.py" in zip_contents
+    (pip,) = [dep["pip"] for dep in yaml.safe_load(zip_contents["environment.yml"])["dependencies"] if isinstance(dep, dict)]
+    assert "/autograder/source/files/engine" in pip
+    # the student's kernel imports the lesson and the engine's kernel side from beside the notebook
+    assert {"files/fcnn_lesson/grading.py", "files/graded_networks/networks.py"} <= set(zip_contents)
+    assert {"tests/q_regression.py", "tests/q_classification.py"} <= set(zip_contents)
+    assert not [name for name in zip_contents if "__pycache__" in name or ".egg-info" in name]
+
+
+def test_students_receive_what_their_kernel_imports_and_nothing_else(kit):
+    """The lesson's package and the engine's kernel side; none of the grader's own code."""
+    shipped = {p.relative_to(kit.student_dir).parts[0] for p in kit.student_dir.rglob("*") if p.is_file()}
+    assert shipped == {f"{ASSIGNMENT}.ipynb", "fcnn_lesson", "graded_networks", "tests"}
+
+
+def test_no_committed_file_holds_a_heldout_seed(master_notebook, heldout_seeds):
+    import subprocess
+
+    config = yaml.safe_load(master_notebook.cells[0].source.partition("\n")[2])
+    (settings,) = [p[HELDOUT_PLUGIN] for p in config["generate"]["plugins"] if isinstance(p, dict) and HELDOUT_PLUGIN in p]
+    assert "heldout_seeds" not in settings, "a seed in the master"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout.decode()
+    paths = [REPO / p for p in tracked.split("\0") if p and (REPO / p).is_file()]
+    assert len(paths) > 20
+    seeds = list(heldout_seeds)
+    local = REPO / "assignments" / ASSIGNMENT / SEEDS_FILE  # this checkout's own seeds, if it was built
+    if local.exists():
+        seeds += [str(s) for s in json.loads(local.read_text()).values()]
+    for path in paths:
+        data = path.read_bytes()
+        found = [seed for seed in seeds if re.search(rb"(?<![0-9])" + seed.encode() + rb"(?![0-9])", data)]
+        assert not found, f"held-out seed(s) {found} in committed {path.relative_to(REPO)}"
+
+
+def test_seeds_are_drawn_once_from_the_os_and_kept_for_rebuilds(tmp_path):
+    """Otter's own generate step asks the plugin for them (during_generate): plain otter assign keeps them too."""
+    import shutil
+    import subprocess
+    import sys
+
+    source = shutil.copytree(REPO / "assignments" / ASSIGNMENT, tmp_path / ASSIGNMENT, ignore=shutil.ignore_patterns(SEEDS_FILE))
+    drawn = []
+    for run in range(2):
+        dist = tmp_path / f"dist{run}"
+        # as an instructor would: otter's own command, from the assignment's folder
+        command = [str(pathlib.Path(sys.executable).with_name("otter")), "assign", "--no-run-tests", "--no-pdfs", f"{ASSIGNMENT}.ipynb", str(dist)]
+        subprocess.run(command, cwd=source, check=True, capture_output=True)
+        (zip_path,) = (dist / "autograder").glob("*.zip")
+        with zipfile.ZipFile(zip_path) as zf:
+            config = json.loads(zf.read("otter_config.json"))
+        (settings,) = [p[HELDOUT_PLUGIN] for p in config["plugins"] if isinstance(p, dict) and HELDOUT_PLUGIN in p]
+        drawn.append(settings["heldout_seeds"])
+        seeds_file = source / SEEDS_FILE
+        assert drawn[-1] == json.loads(seeds_file.read_text()) and oct(seeds_file.stat().st_mode)[-3:] == "600"
+    assert drawn[0] == drawn[1] and len(set(drawn[0].values())) == len(drawn[0]) == 2
+    (source / SEEDS_FILE).unlink()
+    subprocess.run(command, cwd=source, check=True, capture_output=True)
+    assert json.loads((source / SEEDS_FILE).read_text()) != drawn[0]  # a fresh checkout draws new ones
+
+
+@pytest.mark.slow
+def test_make_assign_stops_when_the_solutions_do_not_score_full_marks(tmp_path):
+    """`make assign`'s self-check: otter assign grades the solutions with the new zip and fails below 100 %."""
+    import shutil
+
+    from instructor.assign import build
+
+    source = shutil.copytree(REPO / "assignments" / ASSIGNMENT, tmp_path / "assignments" / ASSIGNMENT)
+    master = source / f"{ASSIGNMENT}.ipynb"
+    text = master.read_text()
+    broken = 'train_and_test_regression_model(just_right_regressor, num_epochs=1, '
+    assert text.count("train_and_test_regression_model(just_right_regressor, num_epochs=1000, ") == 1
+    master.write_text(text.replace("train_and_test_regression_model(just_right_regressor, num_epochs=1000, ", broken))
+    with pytest.raises(RuntimeError, match="autograder tests failed"):
+        build(ASSIGNMENT, out_root=tmp_path / "out", self_check=True, source=source)
+    assert not (tmp_path / "out" / "student" / ASSIGNMENT).exists()  # nothing half-built is left to hand out
+
+
+def test_the_notebook_states_the_rules_the_autograder_grades_with(master_notebook):
+    """The exercises print their rules from the grader's own settings; the tests' points are those settings."""
+    from fcnn_lesson import grading
+    from fcnn_lesson.exercises import LIMITS
+
+    for task in ("regression", "classification"):
+        assert any(f'show_rules("{task}")' in c.source for c in master_notebook.cells if c.cell_type == "code")
+        text = grading.rules(task)
+        for value in (f"{grading.MAX_EPOCHS:,}", f"{LIMITS.time_s} s", f"{LIMITS.memory_mb / 1024:g} GB", "# Demo:"):
+            assert value in text, (task, value)
+    assert str(grading.REGRESSION_MAX_IN_RANGE_MSE) in grading.rules("regression")
+    assert str(grading.REGRESSION_CLOSE_IN_RANGE_MSE) in grading.rules("regression")
+    assert str(grading.CLASSIFICATION_MIN_ACCURACY) in grading.rules("classification")
+    configs = [
+        yaml.safe_load(c.source.split('"""')[1].replace("# BEGIN TEST CONFIG", "").replace("# END TEST CONFIG", ""))
+        for c in master_notebook.cells
+        if c.cell_type == "code" and "# BEGIN TEST CONFIG" in c.source
+    ]
+    assert [c["points"] for c in configs if not c.get("hidden")] == [grading.PUBLIC_POINTS] * 2
+    assert [c["points"] for c in configs if c.get("hidden")] == [grading.HIDDEN_CASE_POINTS] * 4
+    # the autograder enforces the very limits the notebook states
+    assert "limits: fcnn_lesson.exercises.LIMITS" in master_notebook.cells[0].source
+
+
+@pytest.mark.slow
+def test_plain_otter_assign_from_the_repo_root_builds_the_kit_make_assign_builds(kit, grade, tmp_path):
+    """An instructor's `otter assign` (no make): the same student folder, the same zip, the same grades."""
+    import subprocess
+    import sys
+
+    from instructor.assign import is_junk
+
+    dist = tmp_path / "dist"
+    otter = pathlib.Path(sys.executable).with_name("otter")
+    master = f"assignments/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    subprocess.run([str(otter), "assign", "--no-run-tests", "--no-pdfs", master, str(dist)], cwd=REPO, check=True, capture_output=True)
+    (otter_zip,) = (dist / "autograder").glob("*.zip")
+    with zipfile.ZipFile(otter_zip) as plain, zipfile.ZipFile(kit.autograder_zip) as made:
+        assert {n for n in plain.namelist() if not is_junk(n)} == set(made.namelist())
+        # byte for byte (the same seeds, from beside the master; otter's own run_otter.py in both): so it grades
+        # as the zip every other test grades with
+        assert [n for n in made.namelist() if plain.read(n) != made.read(n)] == []
+    student = {p.relative_to(dist / "student") for p in (dist / "student").rglob("*") if p.is_file() and not is_junk(str(p))}
+    assert student == {p.relative_to(kit.student_dir) for p in kit.student_dir.rglob("*") if p.is_file()}
+    solutions = grade(dist / "autograder" / f"{ASSIGNMENT}.ipynb", otter_zip)
+    assert [solutions.score(q) for q in GRADED_NAMES] == [5, 5], solutions.log[-3000:]
