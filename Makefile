@@ -6,19 +6,22 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # Rebuilt whenever the pins or the package metadata change.
 INSTALLED := $(VENV)/.installed
+# A=NAME picks one assignment (a folder under assignments/); `make assign` without it builds every one.
+A ?=
 
-.PHONY: help install browser assign test lint sabotage bench grade calibrate clean
+.PHONY: help install browser assign new test lint sabotage bench grade calibrate clean
 
 help:
-	@echo "make assign   build student/, solutions/ and autograder/ from assignments/ (installs first)"
-	@echo "make test     run the test suite, which grades real notebooks with otter run (installs first)"
-	@echo "make grade SUBMISSIONS=DIR   grade a folder of submissions: DIR/graded/grades.csv and report.md"
-	@echo "make bench    time and measure building, grading and running the notebook (about 5 minutes)"
-	@echo "make calibrate  train a zoo of 3,000 models and check the pass marks: docs/calibration.md (about 9 minutes)"
-	@echo "make lint     ruff, with the configuration in pyproject.toml"
-	@echo "make sabotage switch off each guard in turn and check that a test catches it (about 25 minutes)"
-	@echo "make install  create $(VENV) and install the pinned dependencies"
-	@echo "make clean    remove the virtualenv and build leftovers (not the committed student notebook)"
+	@echo "make assign [A=NAME]   build student/, solutions/ and autograder/ from assignments/ (installs first)"
+	@echo "make new A=NAME        start an assignment: a master notebook wired to the engine, one small exercise"
+	@echo "make test              run the test suite, which grades real notebooks as Gradescope does (installs first)"
+	@echo "make grade A=NAME SUBMISSIONS=DIR [MANUAL=CSV]   grade a folder: DIR/graded/grades.csv, report.md, manual/"
+	@echo "make bench A=NAME      time and measure building, grading and running the notebook (about 5 minutes)"
+	@echo "make calibrate A=NAME  run the assignment's calibration (fcnn: a zoo of 3,000 models, about 9 minutes)"
+	@echo "make lint              ruff, with the configuration in pyproject.toml"
+	@echo "make sabotage          switch off each guard in turn and check that a test catches it (about 25 minutes)"
+	@echo "make install           create $(VENV) and install the pinned dependencies"
+	@echo "make clean             remove the virtualenv and build leftovers (not the committed student notebooks)"
 
 install: $(INSTALLED)
 
@@ -32,29 +35,33 @@ $(CHROMIUM):
 	apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup.py
 	@echo "[install] creating $(VENV) and installing pinned dependencies (requirements.txt)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# pip byte-compiles one file at a time (a minute, mostly torch); compileall uses every core. A few
 	@# of torch's files are written for newer Pythons and never compile: pip skips them too, hence || true.
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
 	$(PY) -m compileall -qq -j 0 $(VENV)/lib || true
-	@# the kit's own package, editable, so otter's grading process can load its plugins
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
+	@# the grading engine (otter loads its plugins by name) and the instructor commands, editable
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e engine -e .
 	touch $@
 
 assign: install
-	$(PY) -m instructor.assign
+	$(PY) -m instructor.assign $(A)
+
+new: install
+	@test -n "$(A)" || { echo "usage: make new A=name"; exit 2; }
+	$(PY) -m instructor.new "$(A)"
 
 # Two test files at a time (pytest-xdist): each grades with one or two cores, and the machines have two.
 test: install browser
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 grade: install
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/to/folder"; exit 2; }
-	$(PY) -m instructor.grade "$(SUBMISSIONS)"
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade A=name SUBMISSIONS=path/to/folder [MANUAL=.../manual/scores.csv]"; exit 2; }
+	$(PY) -m instructor.grade "$(SUBMISSIONS)" $(if $(A),--assignment $(A)) $(if $(MANUAL),--manual "$(MANUAL)")
 
-# The linter (its configuration is pyproject.toml's; tests/test_lint.py runs it too).
+# The linter (its configuration is pyproject.toml's; tests/engine/test_lint.py runs it too).
 lint: install
 	$(VENV)/bin/ruff check .
 
@@ -64,11 +71,14 @@ sabotage: install browser
 	$(PY) tests/sabotage.py
 
 bench: install
-	$(PY) -m instructor.bench
+	$(PY) -m instructor.bench $(if $(A),--assignment $(A))
 
+# Each assignment calibrates its marks its own way: its calibrate.py, beside its master.
 calibrate: install
-	$(PY) -m instructor.calibrate
+	@test -n "$(A)" || { echo "usage: make calibrate A=name"; exit 2; }
+	@test -f assignments/$(A)/calibrate.py || { echo "assignments/$(A) has no calibrate.py"; exit 2; }
+	$(PY) assignments/$(A)/calibrate.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build engine/build *.egg-info engine/*.egg-info .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
