@@ -1,20 +1,24 @@
 """Grade a folder of submissions with an assignment's autograder zip, as Gradescope runs it.
 
-    python -m instructor.grade SUBMISSIONS [--assignment NAME] [--out DIR] [--jobs N] [--timeout SECONDS]
-    make grade A=NAME SUBMISSIONS=path/to/folder
+    python -m instructor.grade SUBMISSIONS [--assignment NAME] [--out DIR] [--manual SCORES_CSV] [--jobs N]
+    make grade A=NAME SUBMISSIONS=path/to/folder [MANUAL=path/to/folder/graded/manual/scores.csv]
 
 Every ``.ipynb`` and ``.zip`` in the folder (what students hand in, or what ``grader.export()``
 writes) is graded exactly as Gradescope grades it (the zip's own ``run_otter.py`` in a folder laid out like
 ``/autograder``), several at a time. One bad submission never stops
 the batch: it gets a row with score 0 and the reason. Writes ``DIR/grades.csv`` (one row per
 submission, one column per question, its band and its held-out metrics, all read as data from the results'
-``extra_data``) and ``DIR/report.md`` with its figures (each metric against the lesson's marks).
+``extra_data``) and ``DIR/report.md`` with its figures (each metric against the lesson's marks). The written
+Questions get one page each under ``DIR/manual/`` and a ``scores.csv`` to fill in by hand (``instructor.manual``);
+``--manual`` merges it into ``grades.csv`` and the report.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import json
 import os
 import pathlib
 import subprocess
@@ -27,6 +31,7 @@ from tqdm import tqdm
 
 from graded_networks.verdict import BANDS
 from grading_engine.gradescope import grade_in
+from instructor import manual
 from instructor.assign import REPO, build, chosen, graded_exercises
 
 SUBMISSION_SUFFIXES = {".ipynb", ".zip"}
@@ -42,6 +47,7 @@ class Grade:
     questions: dict[str, tuple[float, float]] = field(default_factory=dict)  # name -> (score, max)
     metrics: dict[str, float] = field(default_factory=dict)  # "question metric" -> value
     bands: dict[str, str] = field(default_factory=dict)  # question -> band of its hidden test ("" if not graded)
+    written: dict[str, float] = field(default_factory=dict)  # written Question -> score given by hand
     error: str = ""
 
 
@@ -81,9 +87,14 @@ def _grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: 
     return grade
 
 
+def submissions_in(folder: pathlib.Path) -> list[pathlib.Path]:
+    """The files of ``folder`` that are submissions (``.ipynb``, ``.zip``)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUBMISSION_SUFFIXES)
+
+
 def grade_folder(folder: pathlib.Path, autograder_zip: pathlib.Path, jobs: int, timeout: float) -> list[Grade]:
     """Grade every submission in ``folder``, ``jobs`` at a time, with a progress bar."""
-    submissions = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUBMISSION_SUFFIXES)
+    submissions = submissions_in(folder)
     grades = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(grade_one, s, autograder_zip, timeout) for s in submissions]
@@ -95,16 +106,27 @@ def grade_folder(folder: pathlib.Path, autograder_zip: pathlib.Path, jobs: int, 
     return sorted(grades, key=lambda g: g.submission)
 
 
+def add_written_scores(grades: list[Grade], scores: dict[str, dict[str, float]], written: list[manual.WrittenQuestion]) -> None:
+    """Add the hand-given scores of the written Questions to each grade (its total and its maximum)."""
+    for g in grades:
+        g.written = scores.get(g.submission, {})
+        g.score += sum(g.written.values())
+        g.possible += sum(q.points for q in written)
+
+
 def write_csv(grades: list[Grade], path: pathlib.Path) -> None:
     questions = sorted({q for g in grades for q in g.questions})
+    written = sorted({q for g in grades for q in g.written})
     metrics = sorted({m for g in grades for m in g.metrics})
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", "score", "possible", *questions, *(f"{q} band" for q in questions), *metrics, "error"])
+        header = ["submission", "score", "possible", *questions, *written, *(f"{q} band" for q in questions), *metrics, "error"]
+        writer.writerow(header)
         for g in grades:
             writer.writerow(
                 [g.submission, g.score, g.possible, *(g.questions.get(q, ("", ""))[0] for q in questions),
-                 *(g.bands.get(q, "") for q in questions), *(g.metrics.get(m, "") for m in metrics), g.error]
+                 *(g.written.get(q, "") for q in written), *(g.bands.get(q, "") for q in questions),
+                 *(g.metrics.get(m, "") for m in metrics), g.error]
             )
 
 
@@ -176,6 +198,11 @@ def write_report(grades: list[Grade], out: pathlib.Path, exercises: dict) -> Non
         + (f"; not in the mean: {len(errored)} that could not be graded (0 each, listed below)." if errored else "."),
         "Per submission: `grades.csv`.",
         "",
+        f"Written Questions: scored by hand for {sum(bool(g.written) for g in grades)} submissions, included above."
+        if any(g.written for g in grades)
+        else "Written Questions: not scored yet. Each has a page in `manual/`; fill in `manual/scores.csv` and grade "
+        "again with `MANUAL=.../manual/scores.csv`.",
+        "",
         "![scores](scores.png)",
         "",
         "![bands per question](bands.png)",
@@ -198,21 +225,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: one per core)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before one submission's grading is stopped")
     parser.add_argument("--autograder", type=pathlib.Path, help="the autograder zip (default: the one `make assign` builds)")
+    parser.add_argument("--manual", type=pathlib.Path, help="the written Questions' scores.csv, filled in: merged into the grades")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
     name = chosen(args.assignment)
-    autograder_zip = args.autograder or REPO / "autograder" / name / f"{name}-autograder.zip"
-    if not autograder_zip.exists():
-        print("[grade] no autograder zip yet: building the kit first", flush=True)
-        build(name)
     out = args.out or args.submissions / "graded"
     out.mkdir(parents=True, exist_ok=True)
-    grades = grade_folder(args.submissions, autograder_zip, args.jobs, args.timeout)
+    autograded = out / "grades.json"  # the autograder's grades as data, before any written scores
+    if args.manual and autograded.exists():
+        print(f"[grade] merging the written Questions' scores into the grades in {autograded} (not grading again)")
+        grades = [Grade(**g) for g in json.loads(autograded.read_text())]
+    else:
+        autograder_zip = args.autograder or REPO / "autograder" / name / f"{name}-autograder.zip"
+        if not autograder_zip.exists():
+            print("[grade] no autograder zip yet: building the kit first", flush=True)
+            build(name)
+        grades = grade_folder(args.submissions, autograder_zip, args.jobs, args.timeout)
+        autograded.write_text(json.dumps([dataclasses.asdict(g) for g in grades], indent=1))
+    master = REPO / "assignments" / name / f"{name}.ipynb"
+    written = manual.write_pages(master, submissions_in(args.submissions), out / "manual")
+    if args.manual:
+        add_written_scores(grades, manual.read_scores(args.manual), written)
     write_csv(grades, out / "grades.csv")
     write_report(grades, out, graded_exercises(name))
     print(f"[grade] {len(grades)} submissions, {sum(bool(g.error) for g in grades)} could not be graded")
     print(f"[grade] wrote {out / 'grades.csv'} and {out / 'report.md'}")
+    print(f"[grade] written Questions: one page each in {out / 'manual'}; fill in {out / 'manual' / 'scores.csv'} and "
+          f"rerun with MANUAL={out / 'manual' / 'scores.csv'}" if not args.manual else "[grade] written Questions' scores merged")
     return 1 if any(g.error for g in grades) else 0  # every file has its row; a non-zero exit says some got no grade
 
 

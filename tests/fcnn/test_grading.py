@@ -99,6 +99,7 @@ def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make
     import csv
     import shutil
 
+    from instructor.assign import REPO
     from instructor.grade import main as grade_folder_cli
 
     singles = {
@@ -137,3 +138,29 @@ def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make
     assert "corrupt.ipynb" in report
     for figure in ("scores.png", "bands.png", "heldout_metrics.png"):
         assert figure in report and (out / figure).stat().st_size > 1000
+
+    # the written Questions: one page each, the model answer at the top and each submission's answer, anonymised
+    from instructor.manual import written_questions
+
+    questions = written_questions(REPO / "assignments" / "fcnn" / "fcnn.ipynb")
+    assert len(questions) == 10 and all(q.points > 0 for q in questions)
+    for q in questions:
+        page = (out / "manual" / f"{q.name}.md").read_text()
+        assert page.count(q.model_answer) == 2 and "*(not answered)*" in page, q.name  # the solutions' answer and the untouched one
+        assert not [name for name in rows if name in page]
+    # a TA fills in scores.csv; merging it adds to grades.csv and the report, without grading again
+    key = {row["submission"]: row["id"] for row in csv.DictReader((out / "manual" / "key.csv").open())}
+    filled = list(csv.DictReader((out / "manual" / "scores.csv").open()))
+    for row in filled:
+        row["score"] = row["max"] if row["id"] == key["solutions.ipynb"] else "0"
+    with (out / "manual" / "scores.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(filled[0]))
+        writer.writeheader()
+        writer.writerows(filled)
+    arguments = ["--assignment", "fcnn", "--out", str(out), "--manual", str(out / "manual" / "scores.csv")]
+    assert grade_folder_cli([str(folder), *arguments, "--autograder", str(tmp_path / "absent.zip")]) == 1
+    merged = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    written_total = sum(q.points for q in questions)
+    assert float(merged["solutions.ipynb"]["score"]) == 10 + written_total == float(merged["solutions.ipynb"]["possible"])
+    assert float(merged["untouched.ipynb"]["score"]) == 0 and float(merged["untouched.ipynb"][questions[0].name]) == 0
+    assert "scored by hand for 4 submissions" in (out / "report.md").read_text()
