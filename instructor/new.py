@@ -10,6 +10,7 @@ Writes ``assignments/NAME/``:
   name, the hooks, the marks and the limits), ``data.py`` and ``grading.py`` (the public check and the
   held-out assessment);
 - ``requirements.txt``: the grading image's packages, pinned as this repository pins them, and the engine;
+- ``student-requirements.txt`` and ``README.md``: what the handed-out folder needs to stand alone;
 - links to ``engine/`` and ``engine/graded_networks``, which the master's config ships to the zip and the students.
 
 Then ``make assign A=NAME`` builds it and grades its solutions to full marks. Replace the lesson with yours.
@@ -28,11 +29,29 @@ from instructor.assign import REPO
 
 IMAGE_PACKAGES = ("numpy", "matplotlib", "nbformat", "nbconvert", "nbclient", "ipykernel", "pandas")
 """What a grading image needs besides otter (which otter adds) and torch (from PyTorch's CPU-only index)."""
+STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "otter-grader", "jupyterlab", "ipykernel", "nbformat")
+"""What a student's environment needs to run the notebook and its checks."""
+
+
+def _pins() -> dict[str, str]:
+    return dict(line.split("==", 1) for line in (REPO / "requirements.txt").read_text().splitlines() if "==" in line)
+
+
+def student_requirements() -> str:
+    """The students' requirements (``student-requirements.txt``), pinned at this repository's versions."""
+    pins = _pins()
+    lines = [
+        "# What the notebook needs, pinned as the course tests it: pip install -r student-requirements.txt",
+        "# (CPU-only PyTorch from PyTorch's own index on Linux and Windows; macOS gets the regular, CPU-only build).",
+        "--extra-index-url https://download.pytorch.org/whl/cpu",
+        *(f"{name}=={pins[name]}" for name in STUDENT_PACKAGES),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def grading_requirements() -> str:
     """The grading image's requirements, pinned at this repository's own versions (``requirements.txt``)."""
-    pins = dict(line.split("==", 1) for line in (REPO / "requirements.txt").read_text().splitlines() if "==" in line)
+    pins = _pins()
     lines = [
         "# The Gradescope grading image (otter adds otter-grader itself). torch comes from PyTorch's CPU-only index.",
         "--extra-index-url https://download.pytorch.org/whl/cpu",
@@ -56,6 +75,11 @@ def scaffold(name: str, assignments: pathlib.Path = REPO / "assignments") -> pat
     for file, text in _LESSON.items():
         (lesson / file).write_text(text.replace("LESSON", f"{name}_lesson"))
     (folder / "requirements.txt").write_text(grading_requirements())
+    (folder / "student-requirements.txt").write_text(student_requirements())
+    (folder / "README.md").write_text(
+        f"# {name}\n\nSet up once, in this folder: `pip install -r student-requirements.txt` (in a virtual environment of "
+        f"its own), then `jupyter lab {name}.ipynb`. Run the last cell and upload the zip it writes to Gradescope.\n"
+    )
     for link, target in (("engine", REPO / "engine"), ("graded_networks", REPO / "engine" / "graded_networks")):
         (folder / link).symlink_to(os.path.relpath(target, folder))
     nbformat.write(master_notebook(name), folder / f"{name}.ipynb")
@@ -133,9 +157,11 @@ _CONFIG = """\
 name: NAME
 requirements: requirements.txt
 python_version: "3.11"
-files:  # what the student's kernel imports
+files:  # what the student's kernel imports, and how to set it up
   - LESSON
   - graded_networks
+  - README.md
+  - student-requirements.txt
 autograder_files:  # the grading engine, which the image pip-installs (requirements.txt names it)
   - engine
 init_cell: true

@@ -25,10 +25,11 @@ def test_a_scaffolded_assignment_grades_its_solutions_to_full_marks(tmp_path: pa
     before = _engine_digest()
     folder = scaffold("scaffolded", tmp_path / "assignments")
     kit = build("scaffolded", out_root=tmp_path / "out", self_check=False, source=folder)
-    solutions, untouched = Grader(kit.autograder_zip, tmp_path).many([kit.solutions_notebook, kit.student_dir / "scaffolded.ipynb"])
+    solutions = Grader(kit.autograder_zip, tmp_path)(kit.solutions_notebook)
     assert solutions.score("q_line") == 5, solutions.log[-3000:]
     assert "Band: just right" in solutions.output("q_line")
     assert solutions.results["extra_data"]["questions"]["q_line"]["band"] == "just right"
-    assert untouched.score("q_line") == 0 and "still the placeholder" in untouched.output("q_line")
-    assert {p.name for p in kit.student_dir.iterdir()} == {"scaffolded.ipynb", "scaffolded_lesson", "graded_networks", "tests"}
+    assert "line_model = ...  # your network" in (kit.student_dir / "scaffolded.ipynb").read_text()  # students get the prompt
+    handed_out = {p.name for p in kit.student_dir.iterdir()}
+    assert handed_out == {"scaffolded.ipynb", "scaffolded_lesson", "graded_networks", "tests", "README.md", "student-requirements.txt"}
     assert _engine_digest() == before  # the engine serves the new assignment as it is
