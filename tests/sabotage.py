@@ -92,7 +92,7 @@ SABOTAGES = [
     Sabotage(
         "torch is not seeded before each cell",
         "engine/grading_engine/otter_plugins.py", "                cell.source = line + cell.source", "                pass",
-        ("tests/fcnn/test_grading.py::test_three_regrades_give_identical_scores_and_messages",),
+        ("tests/fcnn/test_grading.py::test_regrades_give_identical_scores_and_messages",),
     ),
     Sabotage(
         "a submitted .OTTER_LOG is read",

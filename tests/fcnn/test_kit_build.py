@@ -150,10 +150,10 @@ def test_autograder_zip_seeds_torch_and_installs_the_engine(zip_contents):
     assert not [name for name in zip_contents if "__pycache__" in name or ".egg-info" in name]
 
 
-def test_students_receive_what_their_kernel_imports_and_nothing_else(kit):
-    """The lesson's package and the engine's kernel side; none of the grader's own code."""
+def test_students_receive_what_their_kernel_imports_and_how_to_set_it_up(kit):
+    """The lesson's package, the engine's kernel side, a README and pinned requirements; none of the grader's code."""
     shipped = {p.relative_to(kit.student_dir).parts[0] for p in kit.student_dir.rglob("*") if p.is_file()}
-    assert shipped == {f"{ASSIGNMENT}.ipynb", "fcnn_lesson", "graded_networks", "tests"}
+    assert shipped == {f"{ASSIGNMENT}.ipynb", "fcnn_lesson", "graded_networks", "tests", "README.md", "student-requirements.txt"}
 
 
 def test_no_committed_file_holds_a_heldout_seed(master_notebook, heldout_seeds):
@@ -176,29 +176,26 @@ def test_no_committed_file_holds_a_heldout_seed(master_notebook, heldout_seeds):
 
 
 def test_seeds_are_drawn_once_from_the_os_and_kept_for_rebuilds(tmp_path):
-    """Otter's own generate step asks the plugin for them (during_generate): plain otter assign keeps them too."""
-    import shutil
-    import subprocess
-    import sys
+    """Otter asks HeldOutGrading for them while it writes the zip (``during_generate``), from a file beside the
+    master: the zip's configuration gets them, the master never (plain otter assign keeps them: see below)."""
+    from types import SimpleNamespace
 
-    source = shutil.copytree(REPO / "assignments" / ASSIGNMENT, tmp_path / ASSIGNMENT, ignore=shutil.ignore_patterns(SEEDS_FILE))
-    drawn = []
-    for run in range(2):
-        dist = tmp_path / f"dist{run}"
-        # as an instructor would: otter's own command, from the assignment's folder
-        command = [str(pathlib.Path(sys.executable).with_name("otter")), "assign", "--no-run-tests", "--no-pdfs", f"{ASSIGNMENT}.ipynb", str(dist)]
-        subprocess.run(command, cwd=source, check=True, capture_output=True)
-        (zip_path,) = (dist / "autograder").glob("*.zip")
-        with zipfile.ZipFile(zip_path) as zf:
-            config = json.loads(zf.read("otter_config.json"))
-        (settings,) = [p[HELDOUT_PLUGIN] for p in config["plugins"] if isinstance(p, dict) and HELDOUT_PLUGIN in p]
-        drawn.append(settings["heldout_seeds"])
-        seeds_file = source / SEEDS_FILE
-        assert drawn[-1] == json.loads(seeds_file.read_text()) and oct(seeds_file.stat().st_mode)[-3:] == "600"
-    assert drawn[0] == drawn[1] and len(set(drawn[0].values())) == len(drawn[0]) == 2
-    (source / SEEDS_FILE).unlink()
-    subprocess.run(command, cwd=source, check=True, capture_output=True)
-    assert json.loads((source / SEEDS_FILE).read_text()) != drawn[0]  # a fresh checkout draws new ones
+    from grading_engine.otter_plugins import HeldOutGrading
+
+    questions = {"q_regression": "fcnn_lesson.exercises.REGRESSION", "q_classification": "fcnn_lesson.exercises.CLASSIFICATION"}
+    plugin = HeldOutGrading("", {}, {"questions": questions})
+
+    def generate() -> dict:
+        config = {"plugins": ["a.Plugin", {HELDOUT_PLUGIN: {"questions": dict(questions)}}]}
+        plugin.during_generate(config, SimpleNamespace(master=tmp_path / f"{ASSIGNMENT}.ipynb"))
+        return config["plugins"][1][HELDOUT_PLUGIN]["heldout_seeds"]
+
+    first, second = generate(), generate()
+    seeds_file = tmp_path / SEEDS_FILE
+    assert first == second == json.loads(seeds_file.read_text()) and set(first) == set(questions)
+    assert len(set(first.values())) == 2 and oct(seeds_file.stat().st_mode)[-3:] == "600"
+    seeds_file.unlink()
+    assert generate() != first  # a fresh checkout draws new ones
 
 
 @pytest.mark.slow
@@ -244,24 +241,23 @@ def test_the_notebook_states_the_rules_the_autograder_grades_with(master_noteboo
 
 
 @pytest.mark.slow
-def test_plain_otter_assign_from_the_repo_root_builds_the_kit_make_assign_builds(kit, grade, tmp_path):
-    """An instructor's `otter assign` (no make): the same student folder, the same zip, the same grades."""
+def test_plain_otter_assign_builds_the_kit_make_assign_builds(kit):
+    """An instructor's `otter assign` (no make), from the repo root and from the assignment's folder: the same student
+    folder, and the very zip the other tests grade (the solutions to full marks, the untouched notebook to 0)."""
     import subprocess
     import sys
 
     from instructor.assign import is_junk
 
-    dist = tmp_path / "dist"
     otter = pathlib.Path(sys.executable).with_name("otter")
-    master = f"assignments/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
-    subprocess.run([str(otter), "assign", "--no-run-tests", "--no-pdfs", master, str(dist)], cwd=REPO, check=True, capture_output=True)
-    (otter_zip,) = (dist / "autograder").glob("*.zip")
-    with zipfile.ZipFile(otter_zip) as plain, zipfile.ZipFile(kit.autograder_zip) as made:
-        assert {n for n in plain.namelist() if not is_junk(n)} == set(made.namelist())
-        # byte for byte (the same seeds, from beside the master; otter's own run_otter.py in both): so it grades
-        # as the zip every other test grades with
-        assert [n for n in made.namelist() if plain.read(n) != made.read(n)] == []
-    student = {p.relative_to(dist / "student") for p in (dist / "student").rglob("*") if p.is_file() and not is_junk(str(p))}
-    assert student == {p.relative_to(kit.student_dir) for p in kit.student_dir.rglob("*") if p.is_file()}
-    solutions = grade(dist / "autograder" / f"{ASSIGNMENT}.ipynb", otter_zip)
-    assert [solutions.score(q) for q in GRADED_NAMES] == [5, 5], solutions.log[-3000:]
+    folder = REPO / "assignments" / ASSIGNMENT
+    for cwd, master in ((REPO, folder.relative_to(REPO) / f"{ASSIGNMENT}.ipynb"), (folder, f"{ASSIGNMENT}.ipynb")):
+        dist = kit.student_dir.parent.parent / f"otter-assign-from-{cwd.name}"
+        subprocess.run([str(otter), "assign", "--no-run-tests", "--no-pdfs", str(master), str(dist)], cwd=cwd, check=True, capture_output=True)
+        (otter_zip,) = (dist / "autograder").glob("*.zip")
+        with zipfile.ZipFile(otter_zip) as plain, zipfile.ZipFile(kit.autograder_zip) as made:
+            assert {n for n in plain.namelist() if not is_junk(n)} == set(made.namelist())
+            # byte for byte: the same seeds (kept beside the master) and otter's own run_otter.py in both
+            assert [n for n in made.namelist() if plain.read(n) != made.read(n)] == []
+        student = {p.relative_to(dist / "student") for p in (dist / "student").rglob("*") if p.is_file() and not is_junk(str(p))}
+        assert student == {p.relative_to(kit.student_dir) for p in kit.student_dir.rglob("*") if p.is_file()}
