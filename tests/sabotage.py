@@ -74,7 +74,7 @@ SABOTAGES = [
         "engine/grading_engine/safeguards.py",
         '    return f"import resource\\nresource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\\n"',
         '    return ""',
-        (CORPUS,), ("huge-allocation", "unbounded-allocation"),
+        (CORPUS,), ("allocations",),
     ),
     Sabotage(
         "processes the notebook leaves are not killed",

@@ -2,7 +2,7 @@
 
 Both notebooks run top to bottom ("Run All Cells"), as a student runs them, at the same time in two
 workspaces: the student notebook filled with the solutions' answers (its public checks pass and its
-plots render, its validation cells say it would pass; its demos train for a tenth of their epochs), and
+plots render, its validation cells say it would pass; its demos train for a hundredth of their epochs), and
 the untouched one, without the demo cells the filled one runs (it runs to the end; its checks fail
 politely). Screenshots of both are kept in
 ``tests/artifacts/``.
@@ -61,14 +61,14 @@ def filled_with_solutions(kit) -> nbformat.NotebookNode:
 
 
 def with_short_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """``nb`` with the demo cells' long trainings (``50_000`` epochs, ...) cut to a tenth.
+    """``nb`` with the demo cells' long trainings (``50_000`` epochs, ...) cut to a hundredth.
 
-    This test is about every cell running and rendering in JupyterLab, which a tenth shows as well;
+    This test is about every cell running and rendering in JupyterLab, which a hundredth shows as well;
     the demos' full length, two minutes of training, is what ``make bench``'s student row times.
     """
     for cell in nb.cells:
         if cell.cell_type == "code" and "otter_ignore" in cell.metadata.get("tags", []):
-            cell.source = re.sub(r"\b(\d+)_000\b", r"\1_00", cell.source)
+            cell.source = re.sub(r"\b(\d+)_000\b", r"\1_0", cell.source)
     return nb
 
 

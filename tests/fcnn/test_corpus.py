@@ -402,11 +402,11 @@ CASES: dict[str, Case] = {
         FULL,
         {"q_regression": "NaN"},
     ),
-    "exception-mid-notebook": Case(
-        lambda m: m.write("exception-mid-notebook", _insert(m.solutions(), 10, code("1 / 0"))),
+    "broken-cells": Case(  # a cell that raises, then one that does not even parse: both reported, the rest graded
+        lambda m: m.write("broken-cells", _insert(_insert(m.solutions(), 10, code("1 / 0")), 11, code("def broken(:\n    pass"))),
         FULL,
         FULL,
-        {"general": "Cell 11 (`1 / 0`) raised ZeroDivisionError"},  # numbered as in the student's notebook
+        {"general": ("Cell 11 (`1 / 0`) raised ZeroDivisionError", "Cell 12 (`def broken(:`) raised SyntaxError")},
     ),
     "infinite-loop-between-exercises": Case(
         lambda m: m.write(
@@ -419,27 +419,19 @@ CASES: dict[str, Case] = {
         {"general": "time limit ran out", "q_classification": "`just_right_classifier` is not defined"},
         short_time_limit=True,
     ),
-    "huge-allocation": Case(  # 2 GB: the machine would give it (untouched pages); the kernel's cap does not
-        lambda m: m.write("huge-allocation", _insert(m.solutions(), 10, code("big = torch.empty(2 * 2**30, dtype=torch.uint8)"))),
-        FULL,
-        FULL,
-        {"general": "can't allocate memory"},
-    ),
-    "unbounded-allocation": Case(
+    "allocations": Case(
         lambda m: m.write(
-            "unbounded-allocation",
-            # 4 GB written: the machine has it to give, the kernel's cap (1.5 GB of address space) does not
-            appended(m.solutions(), code(f"{HEAVY_CELL}\nfor _ in range(80):\n    blocks.append(bytearray(50 * 2**20))")),
+            "allocations",
+            # 2 GB untouched (the machine would give it), then 4 GB written (the machine has it to give): only the
+            # kernel's cap (1.5 GB of address space) refuses them
+            appended(
+                _insert(m.solutions(), 10, code("big = torch.empty(2 * 2**30, dtype=torch.uint8)")),
+                code(f"{HEAVY_CELL}\nfor _ in range(80):\n    blocks.append(bytearray(50 * 2**20))"),
+            ),
         ),
         FULL,
         FULL,
-        {"general": "raised MemoryError"},
-    ),
-    "syntax-error": Case(
-        lambda m: m.write("syntax-error", _insert(m.solutions(), 10, code("def broken(:\n    pass"))),
-        FULL,
-        FULL,
-        {"general": "raised SyntaxError"},
+        {"general": ("can't allocate memory", "raised MemoryError")},
     ),
     "not-a-notebook": Case(
         lambda m: m.write_bytes("not-a-notebook", "fcnn.ipynb", b"%PDF-1.4 this is a PDF, not a notebook"),
@@ -467,20 +459,20 @@ CASES: dict[str, Case] = {
         {"general": "More than one .ipynb file"},
         graded=False,
     ),
-    "rewrites-the-graders-files": Case(
+    "escapes-the-sandbox": Case(  # a write into the grader's code that raises, then every escape ESCAPE tries
         lambda m: m.write(
-            "rewrites-the-graders-files",
+            "escapes-the-sandbox",
             appended(
-                m.solutions(),
-                code('open("../source/files/fcnn_lesson/grading.py", "a").write("\\nassess_regressor = lambda *a: None\\n")'),
+                appended(
+                    m.solutions(),
+                    code('open("../source/files/fcnn_lesson/grading.py", "a").write("\\nassess_regressor = lambda *a: None\\n")'),
+                ),
+                code(ESCAPE),
             ),
         ),
         FULL,
         FULL,
         {"general": "raised PermissionError"},  # the kernel user may not write the grader's files
-    ),
-    "escapes-the-sandbox": Case(
-        lambda m: m.write("escapes-the-sandbox", appended(m.solutions(), code(ESCAPE))), FULL, FULL
     ),
     "spies-and-kills-the-grader": Case(
         lambda m: m.write("spies-and-kills-the-grader", appended(m.solutions(), code(SPY_AND_KILL))), FULL, FULL
@@ -580,13 +572,14 @@ def short_limit_zip(kit, tmp_path_factory) -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def corpus(kit, grade, short_limit_zip, tmp_path_factory) -> tuple[Maker, dict]:
-    """Every case graded once (two at a time), with how long each grading took."""
+    """Every case graded once (three at a time), with how long each grading took."""
     maker = Maker(kit, tmp_path_factory.mktemp("corpus"))
     submissions = {case_id: case.make(maker) for case_id, case in CASES.items()}
     started = time.monotonic()
-    # the short-limit cases first: they wait longest, and the others fill the second core meanwhile
+    # the short-limit cases first, and a third grading at a time: those two sleep until their time limit, and the
+    # others keep the cores busy meanwhile
     order = sorted(CASES, key=lambda cid: not CASES[cid].short_time_limit)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         zips = [short_limit_zip if CASES[cid].short_time_limit else kit.autograder_zip for cid in order]
         graded = dict(zip(order, pool.map(grade, [submissions[cid] for cid in order], zips)))
     print(f"\ncorpus: {len(CASES)} submissions graded in {time.monotonic() - started:.0f} s (pytest -s shows this)")
@@ -606,11 +599,12 @@ def test_corpus_case_gets_what_its_honest_work_earns(case_id, corpus):
         assert result.results.get("score") == 0, result.results
     else:
         assert {q: scores.get(q) for q in expected} == expected, result.general_output + "\n" + json.dumps(scores)
-    for where, gist in case.says.items():
+    for where, gists in case.says.items():
         text = result.general_output if where == "general" else result.output(where)
         if where == "general" and not text:  # otter's own errors are reported as a test named for them
             text = "\n".join(t.get("output", "") for t in result.results["tests"])
-        assert gist in text, f"{gist!r} not in {where} output:\n{text}"
+        for gist in (gists,) if isinstance(gists, str) else gists:  # several attacks in one notebook: each is reported
+            assert gist in text, f"{gist!r} not in {where} output:\n{text}"
 
 
 def test_nothing_secret_is_readable_from_the_notebook(corpus, heldout_seeds):
