@@ -472,7 +472,7 @@ All measurements: [`calibration/zoo.csv`](calibration/zoo.csv).
 - Students can measure the same numbers before submitting: the notebook's validation cells run this exact
   measurement on a public validation set.
 
-Rerun: `make calibrate` (about 9 minutes on 2 cores) rewrites this page, its figures and the CSV;
+Rerun: `make calibrate A=fcnn` (about 9 minutes on 2 cores) rewrites this page, its figures and the CSV;
 `python assignments/fcnn/calibrate.py --report-only` rewrites the page and figures from the last run's CSV.
 """
 

@@ -46,9 +46,10 @@ def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathli
         shutil.copy(submission, root / "submission")
 
 
-# Python, then: the zip's engine installed (a site directory, .pth files run), then run_otter.py as the script.
+# Python, then: the zip's engine installed (a site directory, .pth files run, ahead of any other copy, as in the
+# image where it is the only one), then run_otter.py as the script.
 _RUN_INSTALLED = (
-    "import runpy, site, sys; script, engine = sys.argv[1:]; sys.argv = [script]; "
+    "import runpy, site, sys; script, engine = sys.argv[1:]; sys.argv = [script]; sys.path.insert(0, engine); "
     "site.addsitedir(engine); runpy.run_path(script, run_name='__main__')"
 )
 
@@ -76,7 +77,8 @@ def grade_in(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathl
         subprocess.TimeoutExpired: grading ran past ``timeout`` seconds (it is stopped).
     """
     lay_out(root, autograder_zip.resolve(), submission.resolve())
-    proc = subprocess.run(grading_command(root), cwd=root / "source", capture_output=True, text=True, timeout=timeout)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # Gradescope's grader has none
+    proc = subprocess.run(grading_command(root), cwd=root / "source", env=env, capture_output=True, text=True, timeout=timeout)
     results = root / "results" / "results.json"
     return (json.loads(results.read_text()) if results.exists() else None), proc.stdout + proc.stderr
 
@@ -92,6 +94,7 @@ def grade_here(autograder_zip: pathlib.Path, submission: pathlib.Path) -> None:
     command = grading_command(root)
     print(f"grading in {root}; results: {root / 'results' / 'results.json'}", flush=True)
     os.chdir(root / "source")
+    os.environ.pop("PYTHONPATH", None)  # Gradescope's grader has none
     os.execvp(command[0], command)
 
 
