@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 
 KERNEL_USER = "kit-kernel"
-"""The unprivileged user (and group) the kernel runs as; ``setup.sh`` creates it, and so does grading as root."""
+"""The unprivileged user (and group) the kernel runs as; grading as root creates it (:func:`prepare_image`)."""
 KERNELSPEC = "kit-sandboxed-python3"
 MAX_FILE_MB = 256
 """The largest file the kernel may write (RLIMIT_FSIZE)."""
@@ -91,7 +91,7 @@ def make_reachable(*paths: pathlib.Path) -> None:
 
 
 def prepare_image() -> tuple[int, int]:
-    """What the grading image needs once (``setup.sh`` runs it; grading as root repeats it, idempotently): the
+    """What the grading image needs (each grading as root runs it; idempotent, so an image may run it once ahead): the
     kernel user, and this Python environment reachable by it. Returns the kernel user's uid and gid."""
     ids = ensure_kernel_user()
     make_reachable(pathlib.Path(sys.executable).resolve(), pathlib.Path(sys.prefix), pathlib.Path(sys.base_prefix))

@@ -141,7 +141,7 @@ def test_lean_kernel_starts_with_one_thread_no_figures_no_iri_grammar_and_no_pan
 def test_bands_follow_the_marks_and_the_message_names_the_band():
     """An early-stopped good design lands in "close"; a straight line in "off", with advice; both say so."""
     torch.manual_seed(3)
-    early = nn.Sequential(nn.Linear(1, 32), nn.ReLU(), nn.Linear(32, 1))  # tests/submissions/close_regressor.py
+    early = nn.Sequential(nn.Linear(1, 32), nn.ReLU(), nn.Linear(32, 1))  # assignments/fcnn/fixtures/close_regressor.py
     train_regression_model(early, DATA.x_reg, DATA.y_reg, num_epochs=300, lr=0.01, optimizer="adam", reporting_interval=0)
     close = assess_regressor(early, 1)
     assert REGRESSION_MAX_IN_RANGE_MSE < close.metrics["heldout_mse_in_range"] <= REGRESSION_CLOSE_IN_RANGE_MSE
