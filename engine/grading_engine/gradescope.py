@@ -46,24 +46,25 @@ def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathli
         shutil.copy(submission, root / "submission")
 
 
-# Python, then: the zip's engine installed (a site directory, .pth files run, ahead of any other copy, as in the
-# image where it is the only one), then run_otter.py as the script.
-_RUN_INSTALLED = (
+RUN_INSTALLED = (
     "import runpy, site, sys; script, engine = sys.argv[1:]; sys.argv = [script]; sys.path.insert(0, engine); "
     "site.addsitedir(engine); runpy.run_path(script, run_name='__main__')"
 )
+"""``python -c RUN_INSTALLED SCRIPT ENGINE``: ``ENGINE`` installed as the image installs it (a site directory, its
+.pth files run, ahead of any other copy, as in the image where it is the only one), then ``SCRIPT`` run as ``__main__``
+with ``sys.argv[0]`` its path."""
 
 
 def grading_command(root: pathlib.Path) -> list[str]:
     """The command (run in ``root/source``) that grades what :func:`lay_out` put in ``root``."""
     if os.geteuid() == 0 and shutil.which("unshare"):
         script = 'mkdir -p /autograder && mount --bind "$0" /autograder && cd /autograder/source && exec "$@"'
-        run = [sys.executable, "-c", _RUN_INSTALLED, "/autograder/source/run_otter.py", str(GRADESCOPE_DIR / ENGINE_IN_ZIP)]
+        run = [sys.executable, "-c", RUN_INSTALLED, "/autograder/source/run_otter.py", str(GRADESCOPE_DIR / ENGINE_IN_ZIP)]
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root), *run]
     # no mount without root: the zip's run_otter.py, told this folder instead of /autograder
     runner = root / "source" / "run_otter.py"
     runner.write_text(runner.read_text().replace(f'"{GRADESCOPE_DIR}"', repr(str(root))))
-    return [sys.executable, "-c", _RUN_INSTALLED, str(runner), str(root / ENGINE_IN_ZIP)]
+    return [sys.executable, "-c", RUN_INSTALLED, str(runner), str(root / ENGINE_IN_ZIP)]
 
 
 def grade_in(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path, timeout: float) -> tuple[dict | None, str]:

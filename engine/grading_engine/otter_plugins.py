@@ -221,13 +221,15 @@ def _cell_errors(notebook: nbformat.NotebookNode | None) -> list[str]:
 
 
 def _fingerprint(folders: list[pathlib.Path]) -> str:
-    """SHA-256 over the Python files under ``folders``: the grader's code, as this process imports it."""
+    """SHA-256 over the Python files under ``folders``: the grader's code, as this process imports it.
+
+    Each file counts once: graded locally, the engine is imported from inside the zip's ``files/``.
+    """
     import hashlib
 
     digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted(folder.rglob("*.py")):
-            digest.update(str(path).encode() + path.read_bytes())
+    for path in sorted({path.resolve() for folder in folders for path in folder.rglob("*.py")}):
+        digest.update(str(path).encode() + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -23,9 +23,10 @@ def test_installing_the_engine_installs_its_startup_hook(tmp_path):
 
 
 def _run(script: pathlib.Path, engine_site: pathlib.Path) -> subprocess.CompletedProcess:
-    """``script`` run by a Python whose site directories include ``engine_site`` (as if the engine were installed)."""
-    boot = "import runpy, site, sys; script, engine = sys.argv[1:]; sys.argv = [script]; site.addsitedir(engine); runpy.run_path(script)"
-    return subprocess.run([sys.executable, "-c", boot, str(script), str(engine_site)], capture_output=True, text=True)
+    """``script`` run with ``engine_site`` installed, the way local grading runs the zip's ``run_otter.py``."""
+    from grading_engine.gradescope import RUN_INSTALLED
+
+    return subprocess.run([sys.executable, "-c", RUN_INSTALLED, str(script), str(engine_site)], capture_output=True, text=True)
 
 
 def test_the_hook_writes_results_whatever_happens_in_the_entry_point_and_nothing_elsewhere(tmp_path):
