@@ -26,15 +26,19 @@ help:
 
 install: $(INSTALLED)
 
-# The browser test drives Debian's Chromium (Playwright's own browser download is not allowed here).
+# The browser test drives Debian's Chromium (Playwright's own browser download is not allowed here), and the
+# notebook's PDF export starts it as "Playwright's Chromium" (instructor/playwright_chromium.py links it there);
+# pdftotext (poppler-utils) reads the PDF back.
 CHROMIUM := /usr/bin/chromium
-browser: $(CHROMIUM)
+PDFTOTEXT := /usr/bin/pdftotext
+browser: install $(CHROMIUM) $(PDFTOTEXT)
+	@if [ -x $(CHROMIUM) ]; then $(PY) -m instructor.playwright_chromium $(CHROMIUM); fi
 
-$(CHROMIUM):
-	@if [ "$$(id -u)" != 0 ]; then echo "[install] the browser test needs Debian's chromium: run 'make browser' as root (or apt-get install chromium); without it, the browser test is skipped outside CI"; exit 0; fi; \
-	echo "[install] installing Debian's chromium for the browser test (needs root)" && \
+$(CHROMIUM) $(PDFTOTEXT) &:
+	@if [ "$$(id -u)" != 0 ]; then echo "[install] the browser test needs Debian's chromium and poppler-utils: run 'make browser' as root (or apt-get install chromium poppler-utils); without them, the browser test is skipped outside CI"; exit 0; fi; \
+	echo "[install] installing Debian's chromium and poppler-utils for the browser test (needs root)" && \
 	apt-get update -qq && \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils
 
 $(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup.py
 	@echo "[install] creating $(VENV) and installing pinned dependencies (requirements.txt)"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import nbformat
 import yaml
 
-BEGIN, END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
-"""How otter marks a written Question in the student's notebook (its answer cells lie between)."""
+from graded_networks.export import BEGIN, END  # how otter marks a written Question in the student's notebook
+
 UNANSWERED = "_Type your answer here, replacing this text._"
 ANSWER_TAGS = {"otter_answer_cell", "otter_assign_solution_cell"}
 """The cells of an answer: the student's, and in the solutions notebook the model answer's."""

@@ -30,6 +30,7 @@ from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION  # noqa: E402  (fou
 
 ASSIGNMENT = "fcnn"
 """The assignment most tests grade: the engine's end-to-end tests grade it too."""
+MASTER = REPO / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 SUBMISSIONS = REPO / "assignments" / ASSIGNMENT / "fixtures"
 GRADED_NAMES = {"q_regression": REGRESSION.network, "q_classification": CLASSIFICATION.network}
 HELDOUT_PLUGIN = "grading_engine.otter_plugins.HeldOutGrading"
@@ -43,7 +44,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> BuildOutputs:
 
 @pytest.fixture(scope="session")
 def master_notebook() -> nbformat.NotebookNode:
-    return nbformat.read(REPO / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    return nbformat.read(MASTER, as_version=4)
 
 
 @pytest.fixture(scope="session")

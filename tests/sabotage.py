@@ -48,6 +48,11 @@ class Sabotage:
 CORPUS = "tests/fcnn/test_corpus.py"
 SABOTAGES = [
     Sabotage(
+        "otter may render a submitted notebook into the PDF it uploads (keep_submitted_pdf off)",
+        "engine/grading_engine/otter_plugins.py", "    config.use_submission_pdf = True", "    pass",
+        ("tests/engine/test_written_pdf.py",),
+    ),
+    Sabotage(
         "the kernel's results pickle is trusted (otter.execute.pickle kept)",
         "engine/grading_engine/safeguards.py", "    otter.execute.pickle = _KernelResultsIgnored", "    pass",
         ("tests/fcnn/test_grading.py::test_solutions_notebook_gets_full_marks",),

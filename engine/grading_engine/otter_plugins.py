@@ -123,6 +123,32 @@ MAX_DESCRIPTIONS_BYTES = 64 * 2**20
 """Graded networks' descriptions larger than this are not read (a 128x128x128 network takes about 1 MB)."""
 
 
+NO_PDF_NOTICE = (
+    "This submission came without the PDF of its written answers.\n"
+    "The notebook's export cell makes it; the autograder does not render notebooks."
+)
+
+
+def keep_submitted_pdf(config, submission_dir: pathlib.Path) -> None:
+    """Never let otter render a submitted notebook into the PDF it uploads for manual grading.
+
+    With a PDF wanted (``pdf`` or a Gradescope ``token``) and none submitted, otter would render the
+    notebook in Chromium, as root, beside the hidden tests: HTML in a notebook (an iframe on a local file)
+    could show the grader's files in a PDF the student then sees. So the submitted PDF is always used,
+    and a submission without one gets a page that says so.
+    """
+    if not (config.token or config.pdf):
+        return
+    config.use_submission_pdf = True
+    if any(submission_dir.glob("*.pdf")):
+        return
+    from matplotlib.figure import Figure
+
+    page = Figure(figsize=(8.5, 11))
+    page.text(0.1, 0.9, NO_PDF_NOTICE, fontsize=12, va="top", wrap=True)
+    page.savefig(submission_dir / "no-written-answers.pdf")
+
+
 class GuardedGrading(AbstractOtterPlugin):
     """Keep the grade out of the notebook's reach, and bound its time and memory.
 
@@ -134,6 +160,7 @@ class GuardedGrading(AbstractOtterPlugin):
     Before the kernel starts (``before_grading``), in the grading process:
 
     - a submitted ``.OTTER_LOG`` is deleted unread: otter would unpickle it;
+    - the PDF for manual grading is the submitted one, never one otter renders (``keep_submitted_pdf``);
     - the plugins' settings (the held-out seeds) are removed from ``otter_config.json`` on disk,
       which the notebook could otherwise read from ``../source``; otter and the plugins have read it;
     - otter stops trusting its kernel (see ``grading_engine.safeguards``): the kernel's results pickle is
@@ -158,6 +185,7 @@ class GuardedGrading(AbstractOtterPlugin):
         safeguards.check_otter_fits()  # fail closed: never grade with a guard that no longer holds
         pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)
         lesson_code_importable(autograder_dir)
+        keep_submitted_pdf(config, autograder_dir / "submission")
         limits = self.limits()
         self._redact_config(autograder_dir / "source" / "otter_config.json")
         sandbox.prepare(autograder_dir, autograder_dir / "submission")

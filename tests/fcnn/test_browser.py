@@ -4,12 +4,14 @@ Both notebooks run top to bottom ("Run All Cells"), as a student runs them, at t
 workspaces: the student notebook filled with the solutions' answers (its public checks pass and its
 plots render, its validation cells say it would pass; its demos train for a hundredth of their epochs), and
 the untouched one, without the demo cells the filled one runs (it runs to the end; its checks fail
-politely). Screenshots of both are kept in
-``tests/artifacts/``.
+politely). The filled one also carries the master's model answers to the written Questions, and its
+PDF cell and export cell export them: every answer is found in the PDF (``pdftotext``) and the PDF in the zip.
+Screenshots of both, and the PDF's first page, are kept in ``tests/artifacts/``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -20,11 +22,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 
 import nbformat
 import pytest
 
-from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of
+from conftest import ASSIGNMENT, GRADED_NAMES, MASTER, answer_cell_of
+from instructor.manual import BEGIN, END, written_questions
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -34,8 +38,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true",
-        reason=f"{CHROMIUM} is not installed: run `make browser` (as root) to install Debian's chromium",
+        not (os.path.exists(CHROMIUM) and shutil.which("pdftotext")) and os.environ.get("CI") != "true",
+        reason=f"{CHROMIUM} or pdftotext is not installed: run `make browser` (as root) to install them",
     ),
 ]
 ARTIFACTS = pathlib.Path(__file__).parent / "artifacts"
@@ -57,7 +61,22 @@ def filled_with_solutions(kit) -> nbformat.NotebookNode:
         (answer,) = [c for c in student.cells if answer_cell_of(c, name)]
         (solution,) = [c for c in solutions.cells if c.cell_type == "code" and f"{name} = nn." in c.source]
         answer.source = solution.source
+    # each written Question's answer cell gets the master's model answer
+    answers = iter(q.model_answer for q in written_questions(MASTER))
+    inside = False
+    for cell in student.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith((BEGIN, END)):
+            inside = cell.source.lstrip().startswith(BEGIN)
+        elif inside and "otter_answer_cell" in cell.metadata.get("tags", []):
+            cell.source = next(answers)
+            inside = False
+    assert next(answers, None) is None, "a written Question has no answer cell"
     return student
+
+
+def words(text: str) -> str:
+    """``text`` as a PDF's text shows it: markdown's marks gone, one space between words."""
+    return " ".join(re.sub(r"[*_`]", "", text).split())
 
 
 def with_short_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -109,9 +128,15 @@ def jupyterlab(kit, tmp_path_factory):
         except OSError:
             assert server.poll() is None and time.monotonic() < deadline, (root / "jupyterlab.log").read_text()[-3000:]
             time.sleep(0.5)
-    yield base
+    yield Lab(base, root)
     server.terminate()
     server.wait(timeout=30)
+
+
+@dataclasses.dataclass
+class Lab:
+    base: str
+    root: pathlib.Path
 
 
 def open_and_run_all(browser, base: str, folder: str):
@@ -154,7 +179,7 @@ def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab):
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
         try:
-            pages = {folder: open_and_run_all(browser, jupyterlab, folder) for folder in ("filled", "untouched")}
+            pages = {folder: open_and_run_all(browser, jupyterlab.base, folder) for folder in ("filled", "untouched")}
             deadline = time.monotonic() + RUN_TIMEOUT_S
             while not all(finished(page) for page in pages.values()):
                 stuck = {f: prompts(pg)[-3:] for f, pg in pages.items()}
@@ -176,6 +201,18 @@ def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab):
                 ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img", "els => els.map(e => e.naturalWidth)"
             )
             assert len(widths) >= 10 and all(w > 100 for w in widths), widths
+
+            # the written answers, exported through Chromium by the PDF cell, in the PDF and the zip
+            folder = pathlib.Path(jupyterlab.root) / "filled"
+            pdf = folder / f"{ASSIGNMENT}.pdf"
+            assert pdf.is_file(), text[-2000:]
+            (zip_path,) = folder.glob(f"{ASSIGNMENT}_*.zip")
+            assert pdf.name in zipfile.ZipFile(zip_path).namelist()
+            in_pdf = words(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout)
+            for question in written_questions(MASTER):
+                assert words(question.model_answer) in in_pdf, question.name
+            subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+                            str(ARTIFACTS / "written-answers-page-1")], check=True)
 
             text = notebook_text(untouched)
             assert "Traceback" not in text  # nothing crashed: the placeholders are met with a reminder
