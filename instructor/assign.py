@@ -111,6 +111,9 @@ def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True, sou
             _stabilise_cell_ids(notebook)
         (otter_zip,) = (dist / "autograder").glob(f"{name}-autograder_*.zip")
         outputs.autograder_zip.parent.mkdir(parents=True, exist_ok=True)
+        # the zip holds the held-out seeds (and data): its folder is the owner's alone, so that a notebook
+        # graded on this machine, which runs as another user, cannot read it
+        outputs.autograder_zip.parent.chmod(0o700)
         _copy_zip_without_junk(otter_zip, outputs.autograder_zip)
 
     for path in (outputs.student_dir, outputs.solutions_notebook, outputs.autograder_zip):

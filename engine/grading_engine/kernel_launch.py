@@ -4,14 +4,36 @@ Run as root by the grading process (``python -I``: nothing from the submission's
 and this file imports only the standard library). It gives the kernel a home folder of its own with a copy
 of the connection file, then becomes the kernel through util-linux's ``setpriv``: the kernel user and group,
 no supplementary groups, no capabilities, ``no_new_privs`` (no setuid program can give root back), and a
-cap on the size of any file it writes.
+cap on the size of any file it writes. Paths given with ``--hide`` (data the lesson holds back that an installed
+package ships) are covered, in a mount namespace of the kernel's own, by an empty read-only folder or file.
 """
 
 import argparse
+import ctypes
 import os
 import resource
 import shutil
 import sys
+
+CLONE_NEWNS, MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 1, 4096, 16384, 1 << 18
+
+
+def hide(paths: list[str]) -> None:
+    """Cover each path for this process and its children only; raise if any stays visible."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"could not hide the lesson's held-back data from the notebook ({what}): {os.strerror(errno)}")
+
+    check(libc.unshare(CLONE_NEWNS), "unshare")
+    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")  # nothing leaks to the host
+    for path in paths:
+        if os.path.isdir(path):
+            check(libc.mount(b"none", path.encode(), b"tmpfs", MS_RDONLY, b"size=4k,mode=0555"), path)
+        else:
+            check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), path)  # reads as empty
 
 
 def main() -> None:
@@ -21,6 +43,7 @@ def main() -> None:
     parser.add_argument("--home", required=True)
     parser.add_argument("--setpriv", required=True)
     parser.add_argument("--connection-file", required=True)
+    parser.add_argument("--hide", action="append", default=[])
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
 
@@ -30,6 +53,8 @@ def main() -> None:
     for folder, dirs, files in os.walk(args.home):
         for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
             os.lchown(name, args.uid, args.gid)
+    if args.hide:
+        hide(args.hide)
     limit = args.max_file_mb * 2**20
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # one runaway file cannot fill the disk alone
 

@@ -188,7 +188,7 @@ class GuardedGrading(AbstractOtterPlugin):
         keep_submitted_pdf(config, autograder_dir / "submission")
         limits = self.limits()
         self._redact_config(autograder_dir / "source" / "otter_config.json")
-        sandbox.prepare(autograder_dir, autograder_dir / "submission")
+        sandbox.prepare(autograder_dir, autograder_dir / "submission", hidden=sandbox.package_paths(limits.hidden))
         safeguards.REPORT.incidents.clear()
         safeguards.ignore_kernel_results()
         safeguards.decode_log_records_safely()
@@ -303,6 +303,15 @@ class HeldOutGrading(AbstractOtterPlugin):
         name = f"{__name__}.{type(self).__name__}"
         (settings,) = [p[name] for p in otter_config.get("plugins", []) if isinstance(p, dict) and name in p]
         settings["heldout_seeds"] = {question: seeds[question] for question in self._questions()}
+        # a test split the student never receives: made here, from the instructor's copy, into the zip alone
+        sys.path.insert(0, str(seeds_file.parent))  # the lesson's package, beside the master
+        try:
+            exercises = self._load_exercises()
+        finally:
+            sys.path.remove(str(seeds_file.parent))
+        data = {q: load(e.heldout_data)() for q, e in exercises.items() if e.heldout_data}
+        if data:
+            settings["heldout_data"] = data
 
     def before_grading(self, config) -> None:
         from otter.test_files.exception_test import ExceptionTestFile
@@ -367,6 +376,7 @@ class HeldOutGrading(AbstractOtterPlugin):
             raise RuntimeError("the autograder's own files changed while the notebook ran: not graded")
         descriptions = self._read_descriptions()
         seeds = (self.plugin_config or {}).get("heldout_seeds", {})
+        data = (self.plugin_config or {}).get("heldout_data", {})
         for question, exercise in self._exercises.items():
             test_file, name = self._test_files[question], exercise.network
             try:
@@ -379,9 +389,11 @@ class HeldOutGrading(AbstractOtterPlugin):
                 ]
             else:
                 test_file.run({name: network})  # the public test, by otter, on the rebuilt network
-                if question not in seeds:  # fail closed: a zip built without its secret grades nothing
-                    raise RuntimeError(f"{question} has no held-out seed: build the autograder with otter assign")
-                assessment = load(exercise.assess)(network, int(seeds[question]))
+                if question not in seeds or (exercise.heldout_data and question not in data):
+                    # fail closed: a zip built without its secret grades nothing
+                    raise RuntimeError(f"{question} has no held-out seed or data: build the autograder with otter assign")
+                held_out = (data[question],) if exercise.heldout_data else ()
+                assessment = load(exercise.assess)(network, int(seeds[question]), *held_out)
                 GRADED[question] = {"band": assessment.band, "regime": assessment.regime, "metrics": assessment.metrics}
                 # The hidden cases, in order, stand for the bands above "off": a band passes as many of
                 # them as its rank in BANDS ("close" the first, "just right" both), so it earns their points.

@@ -15,6 +15,7 @@ Grading as an ordinary user cannot switch users: the kernel then runs with that 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import pathlib
@@ -56,6 +57,8 @@ def current() -> Sandbox:
     global _current
     if _current is None:
         home = pathlib.Path(tempfile.mkdtemp(prefix="kit-kernel-home-"))
+        # gone with this grading: the next notebook graded here runs as the same user and could read it
+        atexit.register(shutil.rmtree, home, True)
         _current = Sandbox(home)
     return _current
 
@@ -98,13 +101,39 @@ def prepare_image() -> tuple[int, int]:
     return ids
 
 
-def prepare(autograder_dir: pathlib.Path, submission_dir: pathlib.Path) -> Sandbox:
+def package_paths(hidden: tuple[str, ...]) -> list[pathlib.Path]:
+    """The existing paths that ``package/path`` names (``Limits.hidden``) point to in this Python environment.
+
+    The package is found without being imported; one that is not installed hides nothing.
+    """
+    import importlib.util
+
+    found = []
+    for name in hidden:
+        package, _, inside = name.partition("/")
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            path = pathlib.Path(location, inside)
+            if path.exists():
+                found.append(path.resolve())
+    return found
+
+
+def prepare(autograder_dir: pathlib.Path, submission_dir: pathlib.Path, hidden: list[pathlib.Path] = ()) -> Sandbox:
     """Set up this grading's kernel to run without the grader's rights, before the kernel starts.
 
+    ``hidden``: paths the kernel sees empty (``kernel_launch.py`` mounts over them in a mount namespace of its own).
+
     Raises:
-        SandboxError: grading runs as root but the kernel's rights cannot be dropped (no ``setpriv``).
+        SandboxError: grading runs as root but the kernel's rights cannot be dropped (no ``setpriv``), or
+            there are paths to hide and the kernel cannot be given a view without them (not root).
     """
     sandbox = current()
+    if hidden and os.geteuid() != 0:
+        raise SandboxError(
+            f"{', '.join(map(str, hidden))} must be hidden from the notebook, which only grading as root can do: "
+            "nothing is graded. Grade as root (or on Gradescope), or uninstall the package that holds it."
+        )
     if os.geteuid() != 0:
         print(
             "[autograder] NOTE: grading as an ordinary user: the notebooks run with your own rights "
@@ -134,7 +163,9 @@ def prepare(autograder_dir: pathlib.Path, submission_dir: pathlib.Path) -> Sandb
         sys.executable, "-I", str(kit / "kernel_launch.py"),
         "--uid", str(sandbox.uid), "--gid", str(sandbox.gid), "--home", str(sandbox.home),
         "--max-file-mb", str(MAX_FILE_MB), "--setpriv", setpriv, "--connection-file", "{connection_file}",
-        "--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+        *(f"--hide={path}" for path in hidden),
+        # no input history on disk: a notebook graded beside this one runs as the same user
+        "--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--HistoryManager.enabled=False",
     ]  # fmt: skip
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (sandboxed)", "language": "python"}))
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(specs), os.environ.get("JUPYTER_PATH")]))
