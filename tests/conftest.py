@@ -172,6 +172,11 @@ def make_submission(kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory)
     return _make
 
 
+def files_under(root: pathlib.Path) -> dict[pathlib.Path, bytes]:
+    """Every file under ``root`` (build leftovers aside), by relative path, with its bytes."""
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
 def answer_cell_of(cell: nbformat.NotebookNode, graded_name: str) -> bool:
     """Whether ``cell`` is the student notebook's answer cell that binds ``graded_name``."""
     return (
@@ -181,7 +186,7 @@ def answer_cell_of(cell: nbformat.NotebookNode, graded_name: str) -> bool:
     )
 
 
-LONGEST_FIRST = ("test_corpus.py", "test_browser.py", "test_grading.py", "test_fairness.py", "test_scaffold.py")
+LONGEST_FIRST = ("test_corpus.py", "test_browser.py", "test_grading.py", "test_fairness.py", "test_digits.py", "test_scaffold.py")
 """Test files that take minutes. `make test` runs two files at a time (pytest-xdist, in this order):
 starting these first keeps both cores busy to the end instead of leaving one long file for last."""
 

@@ -48,6 +48,11 @@ class Sabotage:
 CORPUS = "tests/fcnn/test_corpus.py"
 SABOTAGES = [
     Sabotage(
+        "the kernel sees a package's copy of held-back data (Limits.hidden not mounted over)",
+        "engine/grading_engine/kernel_launch.py", "        hide(args.hide)", "        pass",
+        ("tests/digits/test_digits.py::test_a_notebook_searching_every_file_it_can_read_finds_no_heldout_digit",),
+    ),
+    Sabotage(
         "otter may render a submitted notebook into the PDF it uploads (keep_submitted_pdf off)",
         "engine/grading_engine/otter_plugins.py", "    config.use_submission_pdf = True", "    pass",
         ("tests/engine/test_written_pdf.py",),

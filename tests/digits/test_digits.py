@@ -17,7 +17,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from conftest import Grader, answer_cell_of
+from conftest import Grader, answer_cell_of, files_under
 from instructor.assign import REPO, build
 
 pytestmark = pytest.mark.slow
@@ -144,3 +144,13 @@ def test_the_heldout_digits_are_nowhere_in_git_or_the_handed_out_folder(kit):
         assert "x_heldout" not in handed
     assert len(s.y_heldout) == 600 and not set(map(bytes, s.x_heldout)) <= set(map(bytes, s.x_train))
     assert base64.b64decode(markers()[-1])  # the base64 marker is well-formed
+
+
+def test_the_committed_student_folder_is_what_make_assign_builds_and_holds_no_solution(kit):
+    committed, rebuilt = files_under(REPO / "student" / NAME), files_under(kit.student_dir)
+    assert committed == rebuilt, "student/digits differs from a rebuild: run `make assign A=digits` and commit"
+    notebook = (kit.student_dir / f"{NAME}.ipynb").read_text()
+    assert "nn.Linear(64, 128)" in kit.solutions_notebook.read_text() and "nn.Linear(64, 128)" not in notebook
+    for question in ("q_flatten_loses", "q_confusions", "q_overfit_small"):
+        assert question in kit.solutions_notebook.read_text()
+    assert "**SOLUTION:**" not in notebook

@@ -11,17 +11,13 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import ASSIGNMENT, GRADED_NAMES, HELDOUT_PLUGIN, answer_cell_of
+from conftest import ASSIGNMENT, GRADED_NAMES, HELDOUT_PLUGIN, answer_cell_of, files_under
 from fcnn_lesson.grading import VALIDATION_SEEDS
 from grading_engine.otter_plugins import SEEDS_FILE
 from instructor.assign import REPO
 
 STUDENT_DIR = REPO / "student" / ASSIGNMENT
 DEMO_MARKERS = ("50_000", "30_000", "FuncAnimation", "10_000, 1000")
-
-
-def files_under(root):
-    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
 def test_committed_student_files_are_not_stale(kit):

@@ -138,7 +138,7 @@ def validate_classifier(model: object) -> None:
     accuracy = assessment.metrics.get("heldout_accuracy")
     near = accuracy is not None and any(abs(accuracy - mark) < NEAR_MARK for mark in (MIN_ACCURACY, CLOSE_MIN_ACCURACY))
     verdict = "would pass" if assessment.passed else "would not pass"
-    print(f"On the validation digits, this network {verdict} the hidden test (which uses the held-out digits):")
+    print(f"On the validation digits, this model {verdict} the hidden test (which uses the held-out digits):")
     print(assessment.message)
     if near:
         print(

@@ -10,18 +10,22 @@ LIMITS = Limits(time_s=300, memory_mb=1536, hidden=("sklearn/datasets/data",))
 """The autograder's limits, which the notebook states (``grading.rules``). ``hidden``: scikit-learn's own copy of
 the digits, all 1,797 of them, is out of the notebook's sight while it is graded (see ``data.py``)."""
 
-# Held-out cross-entropy is the main mark: it separates a well-judged network from one trained into
-# overconfidence (the overfit nets reach the best accuracy, about 0.97, with a cross-entropy of 0.26-0.30),
-# and accuracy keeps out a network that is confidently mediocre. Linear (softmax) models trained well are
-# honestly good on these digits and may reach "just right"; the calibration page shows each group.
+# Accuracy is the main mark: on 600 held-out digits its standard error is about 0.008. The cross-entropy
+# (probabilities clamped at 0.01, so that one confident mistake costs at most 4.6) keeps out a network that
+# is right but absurdly sure of its mistakes. An unclamped cross-entropy cannot be a fair mark here: a few
+# confidently wrong digits decide it, so the same overfit network scores 0.06 on the validation digits and
+# 0.26 on the held-out ones (docs/digits/calibration.md). Linear (softmax) models trained well are honestly
+# good on these digits and may reach "just right"; the calibration page shows each group.
 MIN_ACCURACY = 0.94
 """Just right: held-out accuracy at least this ..."""
-MAX_CROSS_ENTROPY = 0.20
-"""... and held-out cross-entropy at most this."""
-CLOSE_MIN_ACCURACY = 0.92
+MAX_CROSS_ENTROPY = 0.30
+"""... and held-out (clamped) cross-entropy at most this."""
+CLOSE_MIN_ACCURACY = 0.90
 """Close: accuracy at least this ..."""
-CLOSE_CROSS_ENTROPY = 0.25
+CLOSE_CROSS_ENTROPY = 0.45
 """... and cross-entropy at most this."""
+CROSS_ENTROPY_CLAMP = 0.01
+"""Probabilities below this count as this in the graded cross-entropy."""
 
 DIGITS = GradedExercise(
     network="digit_classifier",

@@ -108,6 +108,14 @@ def _keep_rows(fn: Callable) -> Callable:
     return reshaped
 
 
+def _within_row(x: torch.Tensor, dim: int | None) -> int:
+    """The dimension a softmax runs along, which must not be the samples' (that would mix them)."""
+    dim = 1 if dim is None else dim  # PyTorch's own choice for a missing dim on 2-D inputs
+    if dim % x.dim() == 0:
+        raise ValueError("a softmax over dim=0 mixes the samples: use dim=1, over each sample's classes")
+    return dim
+
+
 def _reshape(x: torch.Tensor, shape: list[int]) -> torch.Tensor:
     return x.reshape([x.shape[0] if s == "batch" else s for s in shape])
 
@@ -136,8 +144,11 @@ ELEMENTWISE: dict[str, Callable[..., torch.Tensor]] = {
     "hardshrink": F.hardshrink,
     "softshrink": F.softshrink,
     "clamp": torch.clamp,
+    "softmax": lambda x, dim=1: F.softmax(x, dim=_within_row(x, dim)),
+    "log_softmax": lambda x, dim=1: F.log_softmax(x, dim=_within_row(x, dim)),
 }
-"""Element-wise activations, with the settings each accepts as keyword arguments."""
+"""Element-wise activations (and the softmaxes, which work within each row), with the settings each accepts as
+keyword arguments."""
 
 SETTINGS: dict[str, tuple[str, ...]] = {
     "leaky_relu": ("negative_slope",),
@@ -157,6 +168,8 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "layer_norm": ("normalized_shape", "eps"),
     "batch_norm": ("eps",),
     "select": ("index",),
+    "softmax": ("dim",),
+    "log_softmax": ("dim",),
 }
 """The settings each operation may carry; anything else in a description is refused."""
 
@@ -215,6 +228,8 @@ _MODULES: dict[type, str] = {
     nn.Tanhshrink: "tanhshrink",
     nn.Hardshrink: "hardshrink",
     nn.Softshrink: "softshrink",
+    nn.Softmax: "softmax",
+    nn.LogSoftmax: "log_softmax",
     nn.PReLU: "prelu",
     nn.Dropout: "identity",  # dropout is the identity when a network is evaluated
     nn.Dropout1d: "identity",
@@ -257,6 +272,10 @@ _FUNCTIONS: dict[Callable, str] = {
     F.tanhshrink: "tanhshrink",
     F.hardshrink: "hardshrink",
     F.softshrink: "softshrink",
+    F.softmax: "softmax",
+    torch.softmax: "softmax",
+    F.log_softmax: "log_softmax",
+    torch.log_softmax: "log_softmax",
     torch.clamp: "clamp",
     torch.clip: "clamp",
     torch.clamp_min: "clamp",
@@ -276,6 +295,8 @@ _FUNCTIONS: dict[Callable, str] = {
 
 _METHODS: dict[str, str] = {
     **{name: name for name in ("relu", "tanh", "sigmoid", "flatten", "squeeze", "unsqueeze", "reshape", "clamp", "clip")},
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
     **{f"{name}_": name for name in ("relu", "tanh", "sigmoid", "clamp", "clip", "squeeze", "unsqueeze")},
     "clamp_min": "clamp",
     "clip": "clamp",
@@ -299,6 +320,8 @@ _POSITIONAL: dict[str, tuple[str, ...]] = {
     "flatten": ("start_dim", "end_dim"),
     "squeeze": ("dim",),
     "unsqueeze": ("dim",),
+    "softmax": ("dim",),
+    "log_softmax": ("dim",),
     "linear": ("weight", "bias"),
     "prelu": ("weight",),
     "batch_norm": ("running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
@@ -324,7 +347,10 @@ class _Tracer(fx.Tracer):
 def _where(stack: str | None) -> str:
     """``line 7 (`return self.out(3 * x)`)``: the innermost line outside torch of a traced operation."""
     torch_dir = str(pathlib.Path(torch.__file__).parent)
-    frames = [f for f in traceback.StackSummary.from_list(_parse_stack(stack or "")) if not f.filename.startswith(torch_dir)]
+    frames = [  # not torch's lines, nor this module's tracer
+        f for f in traceback.StackSummary.from_list(_parse_stack(stack or ""))
+        if not f.filename.startswith(torch_dir) and f.filename != __file__
+    ]
     if not frames:
         return "in forward()"
     frame = frames[-1]
@@ -557,6 +583,10 @@ def _operation(node: fx.Node, model: nn.Module, values: dict, name: str) -> tupl
         raise _refusal(name, "batch normalisation with batch statistics (training=True)", _where(node.stack_trace))
     named.pop("momentum", None)
     named.pop("inplace", None)
+    if op in ("softmax", "log_softmax"):
+        named.pop("_stacklevel", None)  # F.softmax's bookkeeping for its warning
+        if named.get("dtype") is None:
+            named.pop("dtype", None)  # the default; a cast would be refused as an unknown setting
     unknown = set(named) - set(SETTINGS.get(op, ()))
     if unknown:
         raise _refusal(name, f"`{_shown(node)}` with {', '.join(sorted(unknown))}", _where(node.stack_trace))

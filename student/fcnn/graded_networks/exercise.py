@@ -44,9 +44,14 @@ class GradedExercise:
     student's kernel: the training inputs, which the notebook has anyway)."""
     assess: str
     """Dotted name of ``assess(network, heldout_seed) -> graded_networks.verdict.Assessment``, run in the grading
-    process on the rebuilt network."""
+    process on the rebuilt network; ``assess(network, heldout_seed, heldout_data)`` with :attr:`heldout_data`."""
     marks: tuple[Mark, ...] = ()
     """The assessment's pass marks, as data (for reports and calibration; the assessment applies them)."""
+    heldout_data: str | None = None
+    """Dotted name of a function of no arguments returning held-out data as JSON (a test split the student
+    never receives), for lessons graded on a fixed data set rather than on draws from a known process. It runs
+    when the autograder is generated (otter assign, on the instructor's machine); the zip's configuration
+    alone holds what it returns, and :attr:`assess` receives it."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ class Limits:
     """The whole notebook, every cell the autograder runs; Gradescope's own default timeout is 600 s."""
     memory_mb: int = 1536
     """The kernel's address space: about 1 GB resident at most (torch maps about 0.5 GB it never touches)."""
+    hidden: tuple[str, ...] = ()
+    """Paths inside installed packages that the kernel must not read, as ``package/path`` (for example a data
+    set a package ships, whose test split the lesson holds back): the kernel sees an empty folder there. A path
+    that exists and cannot be hidden stops the grading."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -1,7 +1,7 @@
 """The student notebook in a real JupyterLab, driven by Debian's Chromium through Playwright.
 
-Both notebooks run top to bottom ("Run All Cells"), as a student runs them, at the same time in two
-workspaces: the student notebook filled with the solutions' answers (its public checks pass and its
+The notebooks run top to bottom ("Run All Cells"), as a student runs them, at the same time in three
+workspaces: each assignment's student notebook filled with the solutions' answers (its public checks pass and its
 plots render, its validation cells say it would pass; its demos train for a hundredth of their epochs), and
 the untouched one, without the demo cells the filled one runs (it runs to the end; its checks fail
 politely). The filled one also carries the master's model answers to the written Questions, and its
@@ -27,7 +27,8 @@ import zipfile
 import nbformat
 import pytest
 
-from conftest import ASSIGNMENT, GRADED_NAMES, MASTER, answer_cell_of
+from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of
+from instructor.assign import REPO, build
 from instructor.manual import BEGIN, END, written_questions
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,16 +54,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def filled_with_solutions(kit) -> nbformat.NotebookNode:
+@dataclasses.dataclass
+class Lesson:
+    """An assignment as this test runs it: its graded names and how many validation cells it has."""
+
+    name: str
+    graded: dict[str, str]
+    validations: int
+
+    @property
+    def master(self) -> pathlib.Path:
+        return REPO / "assignments" / self.name / f"{self.name}.ipynb"
+
+
+LESSONS = [Lesson(ASSIGNMENT, GRADED_NAMES, 2), Lesson("digits", {"q_digits": "digit_classifier"}, 1)]
+"""Both assignments: the first (``fcnn``) filled and untouched, the second filled."""
+
+
+def filled_with_solutions(kit, lesson: Lesson) -> nbformat.NotebookNode:
     """The student notebook with each exercise cell replaced by the solutions notebook's."""
-    student = nbformat.read(kit.student_dir / f"{ASSIGNMENT}.ipynb", as_version=4)
+    student = nbformat.read(kit.student_dir / f"{lesson.name}.ipynb", as_version=4)
     solutions = nbformat.read(kit.solutions_notebook, as_version=4)
-    for name in GRADED_NAMES.values():
+    for name in lesson.graded.values():
         (answer,) = [c for c in student.cells if answer_cell_of(c, name)]
         (solution,) = [c for c in solutions.cells if c.cell_type == "code" and f"{name} = nn." in c.source]
         answer.source = solution.source
     # each written Question's answer cell gets the master's model answer
-    answers = iter(q.model_answer for q in written_questions(MASTER))
+    answers = iter(q.model_answer for q in written_questions(lesson.master))
     inside = False
     for cell in student.cells:
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith((BEGIN, END)):
@@ -93,11 +111,15 @@ def with_short_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def jupyterlab(kit, tmp_path_factory):
-    """A JupyterLab server on loopback serving ``filled/`` and ``untouched/`` copies of the student folder."""
+    """A JupyterLab server on loopback serving ``filled/`` and ``untouched/`` copies of the first assignment's
+    student folder, and ``digits-filled/``, the second's."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(kit.student_dir, root / "untouched")
-    shutil.copytree(kit.student_dir, root / "filled")
-    nbformat.write(with_short_demos(filled_with_solutions(kit)), root / "filled" / f"{ASSIGNMENT}.ipynb")
+    kits = {ASSIGNMENT: kit, "digits": build("digits", out_root=tmp_path_factory.mktemp("digits-kit"), self_check=False)}
+    for lesson in LESSONS:
+        folder = root / FILLED[lesson.name]
+        shutil.copytree(kits[lesson.name].student_dir, folder)
+        nbformat.write(with_short_demos(filled_with_solutions(kits[lesson.name], lesson)), folder / f"{lesson.name}.ipynb")
     # The untouched copy without the demo cells (tagged otter_ignore): the filled copy runs those same cells
     # already, and running their minutes of training twice would prove nothing more.
     untouched = nbformat.read(root / "untouched" / f"{ASSIGNMENT}.ipynb", as_version=4)
@@ -139,10 +161,13 @@ class Lab:
     root: pathlib.Path
 
 
-def open_and_run_all(browser, base: str, folder: str):
-    """Open ``folder/fcnn.ipynb`` in its own workspace and start "Run All Cells"; return the page."""
+FILLED = {ASSIGNMENT: "filled", "digits": "digits-filled"}
+
+
+def open_and_run_all(browser, base: str, folder: str, notebook: str = ASSIGNMENT):
+    """Open ``folder/NOTEBOOK.ipynb`` in its own workspace and start "Run All Cells"; return the page."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{base}/lab/workspaces/{folder}/tree/{folder}/{ASSIGNMENT}.ipynb?token={TOKEN}")
+    page.goto(f"{base}/lab/workspaces/{folder}/tree/{folder}/{notebook}.ipynb?token={TOKEN}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
     # the kernel has started and the notebook is connected to it (Run All before that runs nothing)
     page.wait_for_selector(".jp-StatusBar-Widget >> text=/Python 3.*Idle/", timeout=120_000)
@@ -179,42 +204,44 @@ def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab):
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
         try:
-            pages = {folder: open_and_run_all(browser, jupyterlab.base, folder) for folder in ("filled", "untouched")}
+            pages = {FILLED[lesson.name]: open_and_run_all(browser, jupyterlab.base, FILLED[lesson.name], lesson.name) for lesson in LESSONS}
+            pages["untouched"] = open_and_run_all(browser, jupyterlab.base, "untouched")
             deadline = time.monotonic() + RUN_TIMEOUT_S
             while not all(finished(page) for page in pages.values()):
                 stuck = {f: prompts(pg)[-3:] for f, pg in pages.items()}
                 assert time.monotonic() < deadline, f"Run All did not reach the last cell: {stuck}"
                 time.sleep(2)
 
-            filled, untouched = pages["filled"], pages["untouched"]
             for folder, page in pages.items():
                 page.locator("text=check_all").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(ARTIFACTS / f"jupyterlab-{folder}.png"))
 
-            text = notebook_text(filled)
-            assert "Traceback" not in text
-            for question in ("q_regression", "q_classification"):
-                assert f"{question} passed!" in text.replace("\n", " ")
-            assert text.count("this model would pass the hidden test") == 2  # both validation cells
-            # the plots rendered: images with real pixels in the outputs (the animation is HTML, not counted)
-            widths = filled.eval_on_selector_all(
-                ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img", "els => els.map(e => e.naturalWidth)"
-            )
-            assert len(widths) >= 10 and all(w > 100 for w in widths), widths
+            for lesson in LESSONS:
+                filled = pages[FILLED[lesson.name]]
+                text = notebook_text(filled)
+                assert "Traceback" not in text, lesson.name
+                for question in lesson.graded:
+                    assert f"{question} passed!" in text.replace("\n", " ")
+                assert text.count("this model would pass the hidden test") == lesson.validations
+                # the plots rendered: images with real pixels in the outputs (the animation is HTML, not counted)
+                widths = filled.eval_on_selector_all(
+                    ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output img", "els => els.map(e => e.naturalWidth)"
+                )
+                assert len(widths) >= 3 and all(w > 100 for w in widths), (lesson.name, widths)
 
-            # the written answers, exported through Chromium by the PDF cell, in the PDF and the zip
-            folder = pathlib.Path(jupyterlab.root) / "filled"
-            pdf = folder / f"{ASSIGNMENT}.pdf"
-            assert pdf.is_file(), text[-2000:]
-            (zip_path,) = folder.glob(f"{ASSIGNMENT}_*.zip")
-            assert pdf.name in zipfile.ZipFile(zip_path).namelist()
-            in_pdf = words(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout)
-            for question in written_questions(MASTER):
-                assert words(question.model_answer) in in_pdf, question.name
-            subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(pdf),
-                            str(ARTIFACTS / "written-answers-page-1")], check=True)
+                # the written answers, exported through Chromium by the PDF cell, in the PDF and the zip
+                folder = pathlib.Path(jupyterlab.root) / FILLED[lesson.name]
+                pdf = folder / f"{lesson.name}.pdf"
+                assert pdf.is_file(), text[-2000:]
+                (zip_path,) = folder.glob(f"{lesson.name}_*.zip")
+                assert pdf.name in zipfile.ZipFile(zip_path).namelist()
+                in_pdf = words(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout)
+                for question in written_questions(lesson.master):
+                    assert words(question.model_answer) in in_pdf, question.name
+                subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+                                str(ARTIFACTS / f"written-answers-{lesson.name}-page-1")], check=True)
 
-            text = notebook_text(untouched)
+            text = notebook_text(pages["untouched"])
             assert "Traceback" not in text  # nothing crashed: the placeholders are met with a reminder
             assert "Replace the `...` placeholders" in text
             assert "is still the placeholder `...`" in text  # the checks fail politely, saying what to do
