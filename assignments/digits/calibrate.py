@@ -152,8 +152,9 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, jobs: int)
         "# Calibration of the digits exercise's marks",
         "",
         f"Written by `make calibrate A=digits` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): {len(rows):,} trained models "
-        f"({len({(r['recipe'], r['seed']) for r in rows})} trainings of {len({r['recipe'] for r in rows})} recipes, "
-        f"{len(SEEDS)} seeds each, measured at several epoch counts) in {seconds:.0f} s with {jobs} processes. Every number "
+        f"({len({(r['recipe'], r['seed']) for r in rows})} runs of {len({r['recipe'] for r in rows})} recipes, {len(SEEDS)} "
+        "seeds each, each run measured at several epoch counts: full-batch training is deterministic, so each is the "
+        f"model a training of that many epochs gives) in {seconds:.0f} s with {jobs} processes. Every number "
         "comes from the grader's own assessment (`digits_lesson.grading.assess`) on the held-out third (600 digits) "
         "and on the validation digits (299). All measurements: [`calibration/zoo.csv`](calibration/zoo.csv).",
         "",
