@@ -23,8 +23,21 @@ import pytest
 from grading_engine.gradescope import grade_in
 from instructor.assign import REPO, BuildOutputs, build
 
-# Each assignment's own code (its lesson package, its calibration) is importable by the tests, as by its notebook.
+# Each assignment's lesson package is importable by the tests, as by its notebook (the packages' names differ;
+# scripts that every assignment has, such as calibrate.py, are loaded by `assignment_script`).
 sys.path.extend(str(folder) for folder in sorted((REPO / "assignments").iterdir()) if folder.is_dir())
+
+
+def assignment_script(assignment: str, script: str):
+    """``assignments/ASSIGNMENT/SCRIPT.py`` as a module of its own (every assignment has a ``calibrate.py``)."""
+    import importlib.util
+
+    name = f"{assignment}_{script}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "assignments" / assignment / f"{script}.py")
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION  # noqa: E402  (found through the path above)
 

@@ -7,13 +7,16 @@ import re
 import pytest
 import torch
 
-from calibrate import CALIBRATION_SEEDS, Design, Job, advice_agreement, grouped, train, zoo
+from conftest import assignment_script
 from fcnn_lesson import grading
 from fcnn_lesson.data import lesson_data
 from fcnn_lesson.training import train_classification_model, train_regression_model
 from instructor.assign import REPO
 
 REPORT = REPO / "docs" / "fcnn" / "calibration.md"
+calibrate = assignment_script("fcnn", "calibrate")
+CALIBRATION_SEEDS, Design, Job, train = calibrate.CALIBRATION_SEEDS, calibrate.Design, calibrate.Job, calibrate.train
+advice_agreement, grouped, zoo = calibrate.advice_agreement, calibrate.grouped, calibrate.zoo
 
 
 @pytest.mark.parametrize(
