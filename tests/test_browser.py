@@ -5,7 +5,8 @@ workspaces: each assignment's student notebook filled with the solutions' answer
 plots render, its validation cells say it would pass; its demos train for a hundredth of their epochs), and
 the untouched one, without the demo cells the filled one runs (it runs to the end; its checks fail
 politely). The filled one also carries the master's model answers to the written Questions, and its
-PDF cell and export cell export them: every answer is found in the PDF (``pdftotext``) and the PDF in the zip.
+PDF cell and export cell export them: every answer is found in the PDF (``pdftotext``) and the PDF in the zip,
+which the autograder grades to full marks.
 Screenshots of both, and the PDF's first page, are kept in ``tests/artifacts/``.
 """
 
@@ -193,7 +194,7 @@ def notebook_text(page) -> str:
     return page.inner_text(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
 
 
-def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab):
+def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab, grade):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -240,6 +241,9 @@ def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab):
                     assert words(question.model_answer) in in_pdf, question.name
                 subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(pdf),
                                 str(ARTIFACTS / f"written-answers-{lesson.name}-page-1")], check=True)
+                if lesson.name == ASSIGNMENT:  # the zip the export cell wrote is a submission: full marks
+                    graded = grade(zip_path)
+                    assert [graded.score(q) for q in lesson.graded] == [5, 5], graded.results
 
             text = notebook_text(pages["untouched"])
             assert "Traceback" not in text  # nothing crashed: the placeholders are met with a reminder

@@ -45,26 +45,6 @@ def test_lessons_poor_designs_pass_the_public_check_and_fail_the_held_out_test(a
         assert metric in graded.output(question) and advice in graded.output(question)
 
 
-def test_export_cell_writes_a_zip_that_the_autograder_grades(kit, grade, tmp_path):
-    """The student's export cell works without LaTeX, and its zip is a gradable submission."""
-    import shutil
-
-    import nbformat
-    from nbclient import NotebookClient
-
-    folder = shutil.copytree(kit.student_dir, tmp_path / "student")
-    nb = nbformat.read(folder / "fcnn.ipynb", as_version=4)
-    # only otter's init cell and the export cell: the rest is graded elsewhere and would only add minutes
-    nb.cells = [c for c in nb.cells if "otter.Notebook(" in c.source or "grader.export(" in c.source]
-    nbformat.write(nb, folder / "fcnn.ipynb")
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-
-    (exported,) = folder.glob("fcnn_*.zip")
-    graded = grade(exported)
-    assert graded.score("q_regression") == 0 and graded.score("q_classification") == 0
-    assert "`just_right_regressor` is not defined" in graded.output("q_regression")
-
-
 def test_regrades_give_identical_scores_and_messages(kit, grade, tmp_path):
     """A submission whose cells draw random numbers (no seeds of its own) is graded the same every time."""
     import nbformat
