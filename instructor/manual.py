@@ -96,7 +96,7 @@ def write_pages(master: pathlib.Path, submissions: list[pathlib.Path], out: path
     answers = {s.name: written_answers(s) for s in submissions}
     ids = {name: anonymous_id(name) for name in answers}
     for i, q in enumerate(questions):
-        lines = [f"# {q.name} ({q.points:g} points)", "", q.prompt, "", "## Model answer", "", q.model_answer, ""]
+        lines = [f"# {q.name} ({q.points:g} point{'' if q.points == 1 else 's'})", "", q.prompt, "", "## Model answer", "", q.model_answer, ""]
         for name in sorted(answers, key=ids.get):
             given = answers[name]
             text = given[i] if given is not None and i < len(given) else "*(no notebook could be read)*"
