@@ -146,6 +146,12 @@ def prepare(autograder_dir: pathlib.Path, submission_dir: pathlib.Path, hidden: 
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         raise SandboxError("setpriv (util-linux) is not installed: the kernel would run as root, so nothing is graded")
+    if hidden and subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode != 0:
+        # kernel_launch.py would fail to start the kernel: say why here, where it reaches results.json
+        raise SandboxError(
+            f"{', '.join(map(str, hidden))} must be hidden from the notebook, and this machine cannot make a mount "
+            "namespace (no CAP_SYS_ADMIN): nothing is graded. Leave the package that holds it out of the grading image."
+        )
     sandbox.uid, sandbox.gid = prepare_image()
     kit = pathlib.Path(__file__).resolve().parent
     make_reachable(submission_dir)
