@@ -5,7 +5,8 @@ and this file imports only the standard library). It gives the kernel a home fol
 of the connection file, then becomes the kernel through util-linux's ``setpriv``: the kernel user and group,
 no supplementary groups, no capabilities, ``no_new_privs`` (no setuid program can give root back), and a
 cap on the size of any file it writes. Paths given with ``--hide`` (data the lesson holds back that an installed
-package ships) are covered, in a mount namespace of the kernel's own, by an empty read-only folder or file.
+package ships) are covered, in a mount namespace of the kernel's own: a folder by an empty read-only one, a file
+by /dev/null.
 """
 
 import argparse
