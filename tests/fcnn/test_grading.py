@@ -22,6 +22,18 @@ def test_untouched_student_notebook_scores_zero_and_still_has_results(kit, grade
     for question, name in (("q_regression", "just_right_regressor"), ("q_classification", "just_right_classifier")):
         assert graded.score(question) == 0
         assert graded.output(question).count(f"`{name}` is still the placeholder `...`") == 1  # once per exercise
+    # The notebook ran to its end politely, as a student who runs it untouched sees it: the exercise cells remind
+    # them to fill in the placeholders, the checks say what is missing, and nothing raised.
+    executed = graded._pickled().notebook
+    shown = "\n".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    assert "Replace the `...` placeholders" in shown and "is still the placeholder `...`" in shown
+    # (otter's own last cell cannot write its results pickle as the kernel user: the engine ignores that pickle)
+    raised = [c.source for c in executed.cells if c.cell_type == "code" and "pickle.dump" not in c.source
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]  # fmt: skip
+    assert not raised, raised
 
 
 @pytest.mark.parametrize(
