@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import nbformat
 import pytest
+import torch
 
 from grading_engine.gradescope import grade_in
 from instructor.assign import REPO, BuildOutputs, build
@@ -40,6 +41,12 @@ def assignment_script(assignment: str, script: str):
     return sys.modules[name]
 
 from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION  # noqa: E402  (found through the path above)
+
+# The tests train networks in their own process too (the fairness corpus builds each style directly, the checks'
+# and calibration's tests): with one thread, as the grading kernel trains (LeanKernel). Two threads on these tiny
+# networks cost three times the CPU while the other worker and the gradings fill both cores, and could round
+# differently from the kernel.
+torch.set_num_threads(1)
 
 ASSIGNMENT = "fcnn"
 """The assignment most tests grade: the engine's end-to-end tests grade it too."""
