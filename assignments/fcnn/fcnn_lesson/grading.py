@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from graded_networks.networks import evaluate
-from graded_networks.verdict import BANDS, Assessment, SubmissionError, as_graded, regime
+from graded_networks.verdict import BANDS, Assessment, SubmissionError, as_graded, check_epoch_budget, regime
 
 from .data import NOISE_SD, bayes_classifier, lesson_data, sample_classification, sample_regression
 from .exercises import (
@@ -59,12 +59,7 @@ def predict(model: object, x: torch.Tensor, name: str) -> torch.Tensor:
     Raises:
         SubmissionError: with a message saying what to fix.
     """
-    trained_epochs = getattr(model, "trained_epochs", 0)
-    if isinstance(trained_epochs, int) and trained_epochs > MAX_EPOCHS:
-        raise SubmissionError(
-            f"`{name}` was trained for {trained_epochs:,} epochs; the exercise allows at most "
-            f"{MAX_EPOCHS:,}. Rebuild the model and train it within the budget."
-        )
+    check_epoch_budget(model, MAX_EPOCHS, name)
     out = evaluate(model, x, name)
     n = x.shape[0]
     if tuple(out.shape) not in {(n,), (n, 1)}:

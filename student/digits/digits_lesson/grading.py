@@ -13,7 +13,7 @@ import math
 import torch
 
 from graded_networks.networks import evaluate
-from graded_networks.verdict import BANDS, Assessment, SubmissionError, as_graded, regime
+from graded_networks.verdict import BANDS, Assessment, SubmissionError, as_graded, check_epoch_budget, regime
 
 from .data import N_CLASSES, Digits, decode_heldout, load
 from .exercises import (
@@ -48,12 +48,7 @@ def predict_log_probabilities(model: object, x: torch.Tensor) -> torch.Tensor:
     Raises:
         SubmissionError: with a message saying what to fix.
     """
-    trained_epochs = getattr(model, "trained_epochs", 0)
-    if isinstance(trained_epochs, int) and trained_epochs > MAX_EPOCHS:
-        raise SubmissionError(
-            f"`{NAME}` was trained for {trained_epochs:,} epochs; the exercise allows at most {MAX_EPOCHS:,}. "
-            "Rebuild the network and train it within the budget."
-        )
+    check_epoch_budget(model, MAX_EPOCHS, NAME)
     out = evaluate(model, x, NAME)
     if tuple(out.shape) != (x.shape[0], N_CLASSES):
         raise SubmissionError(

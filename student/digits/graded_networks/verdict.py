@@ -15,7 +15,7 @@ from torch import nn
 
 from .networks import NotANetwork, SubmissionError, describe, rebuild
 
-__all__ = ["BANDS", "Assessment", "SubmissionError", "as_graded", "graded_network", "regime"]
+__all__ = ["BANDS", "Assessment", "SubmissionError", "as_graded", "check_epoch_budget", "graded_network", "regime"]
 
 BANDS = ("off", "close", "just right")
 """The hidden test's bands, worst first; a band's index is how many hidden test cases it passes."""
@@ -36,6 +36,21 @@ class Assessment:
     def passed(self) -> bool:
         """Whether the model is "just right" (all the hidden points)."""
         return self.band == BANDS[-1]
+
+
+def check_epoch_budget(model: object, max_epochs: int, name: str) -> None:
+    """Refuse a network trained for more than ``max_epochs`` (the count the training helpers record and
+    ``describe`` carries as ``trained_epochs``; a count that is not an int is not one the helpers wrote).
+
+    Raises:
+        SubmissionError: saying how far over the budget it is and what to do.
+    """
+    trained_epochs = getattr(model, "trained_epochs", 0)
+    if isinstance(trained_epochs, int) and trained_epochs > max_epochs:
+        raise SubmissionError(
+            f"`{name}` was trained for {trained_epochs:,} epochs; the exercise allows at most "
+            f"{max_epochs:,}. Rebuild the model and train it within the budget."
+        )
 
 
 def graded_network(name: str, description: dict | None) -> nn.Module:
