@@ -66,6 +66,11 @@ class Lesson:
     def master(self) -> pathlib.Path:
         return REPO / "assignments" / self.name / f"{self.name}.ipynb"
 
+    @property
+    def folder(self) -> str:
+        """Its filled-in copy's folder in the JupyterLab server (and its screenshot's name)."""
+        return f"{self.name}-filled"
+
 
 LESSONS = [Lesson(ASSIGNMENT, GRADED_NAMES, 2), Lesson("digits", {"q_digits": "digit_classifier"}, 1)]
 """Both assignments, each filled in."""
@@ -109,13 +114,22 @@ def with_short_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+GRADING_ONLY = ("MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MALLOC_ARENA_MAX", "IPYTHONDIR", "JUPYTER_PATH")
+"""What an in-process grading (otter assign's self-check, in a test that ran earlier in this worker) leaves in
+``os.environ`` for its kernel: a student's JupyterLab has none of it (with MPLBACKEND=agg no figure renders)."""
+
+
+def student_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in GRADING_ONLY}
+
+
 @pytest.fixture(scope="module")
 def jupyterlab(kit, tmp_path_factory):
     """A JupyterLab server on loopback serving each assignment's student folder, filled in."""
     root = tmp_path_factory.mktemp("lab")
     kits = {ASSIGNMENT: kit, "digits": build("digits", out_root=tmp_path_factory.mktemp("digits-kit"), self_check=False)}
     for lesson in LESSONS:
-        folder = root / FILLED[lesson.name]
+        folder = root / lesson.folder
         shutil.copytree(kits[lesson.name].student_dir, folder)
         nbformat.write(with_short_demos(filled_with_solutions(kits[lesson.name], lesson)), folder / f"{lesson.name}.ipynb")
     # Render every cell (JupyterLab 4 only renders those on screen by default) and fetch no news.
@@ -132,7 +146,7 @@ def jupyterlab(kit, tmp_path_factory):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
          f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)},
+        stdout=log, stderr=subprocess.STDOUT, env={**student_environment(), "JUPYTERLAB_SETTINGS_DIR": str(settings)},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -152,9 +166,6 @@ def jupyterlab(kit, tmp_path_factory):
 class Lab:
     base: str
     root: pathlib.Path
-
-
-FILLED = {ASSIGNMENT: "filled", "digits": "digits-filled"}
 
 
 def open_and_run_all(browser, base: str, folder: str, notebook: str = ASSIGNMENT):
@@ -197,7 +208,7 @@ def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab, grade):
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
         try:
-            pages = {FILLED[lesson.name]: open_and_run_all(browser, jupyterlab.base, FILLED[lesson.name], lesson.name) for lesson in LESSONS}
+            pages = {lesson.folder: open_and_run_all(browser, jupyterlab.base, lesson.folder, lesson.name) for lesson in LESSONS}
             deadline = time.monotonic() + RUN_TIMEOUT_S
             while not all(finished(page) for page in pages.values()):
                 stuck = {f: prompts(pg)[-3:] for f, pg in pages.items()}
@@ -209,7 +220,7 @@ def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab, grade):
                 page.screenshot(path=str(ARTIFACTS / f"jupyterlab-{folder}.png"))
 
             for lesson in LESSONS:
-                filled = pages[FILLED[lesson.name]]
+                filled = pages[lesson.folder]
                 text = notebook_text(filled)
                 assert "Traceback" not in text, lesson.name
                 for question in lesson.graded:
@@ -222,7 +233,7 @@ def test_student_notebook_runs_top_to_bottom_in_jupyterlab(jupyterlab, grade):
                 assert len(widths) >= 3 and all(w > 100 for w in widths), (lesson.name, widths)
 
                 # the written answers, exported through Chromium by the PDF cell, in the PDF and the zip
-                folder = pathlib.Path(jupyterlab.root) / FILLED[lesson.name]
+                folder = pathlib.Path(jupyterlab.root) / lesson.folder
                 pdf = folder / f"{lesson.name}.pdf"
                 assert pdf.is_file(), text[-2000:]
                 (zip_path,) = folder.glob(f"{lesson.name}_*.zip")
