@@ -53,6 +53,18 @@ SABOTAGES = [
         ("tests/digits/test_digits.py::test_a_notebook_searching_every_file_it_can_read_finds_no_heldout_digit",),
     ),
     Sabotage(
+        "the kernel shares /tmp, /var/tmp, /dev/shm with other gradings on the machine (no private_scratch)",
+        "engine/grading_engine/kernel_launch.py", "        private_scratch([*args.keep, os.getcwd()], 2 * args.max_file_mb)", "        pass",
+        (f"{CORPUS}::test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind",),
+        ("spies-and-kills-the-grader",),
+    ),
+    Sabotage(
+        "a grading leaves its folder (the kernel's home, the networks it handed back) for the next notebook",
+        "engine/grading_engine/sandbox.py", "        atexit.register(shutil.rmtree, folder, True)", "        pass",
+        (f"{CORPUS}::test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind",),
+        ("spies-and-kills-the-grader",),
+    ),
+    Sabotage(
         "otter may render a submitted notebook into the PDF it uploads (keep_submitted_pdf off)",
         "engine/grading_engine/otter_plugins.py", "    config.use_submission_pdf = True", "    pass",
         ("tests/engine/test_written_pdf.py",),

@@ -6,7 +6,9 @@ of the connection file, then becomes the kernel through util-linux's ``setpriv``
 no supplementary groups, no capabilities, ``no_new_privs`` (no setuid program can give root back), and a
 cap on the size of any file it writes. Paths given with ``--hide`` (data the lesson holds back that an installed
 package ships) are covered, in a mount namespace of the kernel's own: a folder by an empty read-only one, a file
-by /dev/null.
+by /dev/null. With ``--private-tmp``, the kernel's temporary folders (/tmp, /var/tmp, /dev/shm, /run/lock) are
+empty ones of its own, with only the ``--keep`` paths in them: on a machine that grades several notebooks,
+at once or one after another, a notebook cannot read what another left or is writing there.
 """
 
 import argparse
@@ -15,26 +17,71 @@ import os
 import resource
 import shutil
 import sys
+import tempfile
 
-CLONE_NEWNS, MS_RDONLY, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 1, 4096, 16384, 1 << 18
+CLONE_NEWNS, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 0x00020000, 1, 2, 4, 4096, 8192, 16384, 1 << 18
+MNT_DETACH = 2
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+"""The folders every user may write: where one notebook could leave something for another."""
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None, what: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    encoded = [x.encode() if x is not None else None for x in (source, target, fstype, data)]
+    if libc.mount(encoded[0], encoded[1], encoded[2], flags, encoded[3]) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"could not set up the kernel's view of the files ({what}): {os.strerror(errno)}")
+
+
+def own_mount_namespace() -> None:
+    """Mounts made from now on are this process's and its children's only."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"could not make a mount namespace for the kernel: {os.strerror(errno)}")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None, "private mounts")  # nothing leaks to the host
 
 
 def hide(paths: list[str]) -> None:
-    """Cover each path for this process and its children only; raise if any stays visible."""
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def check(result: int, what: str) -> None:
-        if result != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"could not hide the lesson's held-back data from the notebook ({what}): {os.strerror(errno)}")
-
-    check(libc.unshare(CLONE_NEWNS), "unshare")
-    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "private mounts")  # nothing leaks to the host
+    """Cover each path (a folder by an empty read-only one, a file by /dev/null); raise if any stays visible."""
     for path in paths:
         if os.path.isdir(path):
-            check(libc.mount(b"none", path.encode(), b"tmpfs", MS_RDONLY, b"size=4k,mode=0555"), path)
+            _mount("none", path, "tmpfs", MS_RDONLY, "size=4k,mode=0555", path)
         else:
-            check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), path)  # reads as empty
+            _mount("/dev/null", path, None, MS_BIND, None, path)  # reads as empty
+
+
+def private_scratch(keep: list[str], size_mb: int) -> None:
+    """Replace each of :data:`SCRATCH` by an empty tmpfs of ``size_mb``, the ``keep`` paths under it bound in.
+
+    The new folder is made beside the old contents, then moved over them in one step, so the kernel never sees
+    a half-made one; the empty folder that staged it is removed from the old one, which the host still sees.
+    """
+    scratches = list(dict.fromkeys(os.path.realpath(s) for s in SCRATCH if os.path.isdir(s)))
+    kept: list[str] = []
+    for path in sorted({os.path.abspath(p) for p in keep if os.path.exists(p)} - {"/", *scratches}):
+        if not any(os.path.commonpath([path, k]) == k for k in kept):  # not inside one already kept
+            kept.append(path)
+    for scratch in scratches:
+        staging = tempfile.mkdtemp(prefix="kit-scratch-", dir=scratch)
+        old = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            _mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size_mb}m", scratch)
+            for path in kept:
+                if os.path.commonpath([path, scratch]) != scratch:
+                    continue
+                target = os.path.join(staging, os.path.relpath(path, scratch))
+                os.makedirs(target if os.path.isdir(path) else os.path.dirname(target), exist_ok=True)
+                if not os.path.isdir(path):
+                    open(target, "a").close()
+                _mount(path, target, None, MS_BIND | MS_REC, None, path)
+            _mount(staging, scratch, None, MS_MOVE, None, scratch)
+        except BaseException:
+            ctypes.CDLL(None, use_errno=True).umount2(staging.encode(), MNT_DETACH)  # so that it can be removed
+            raise
+        finally:
+            os.rmdir(os.path.basename(staging), dir_fd=old)  # in the covered folder: the host's view
+            os.close(old)
 
 
 def main() -> None:
@@ -45,6 +92,8 @@ def main() -> None:
     parser.add_argument("--setpriv", required=True)
     parser.add_argument("--connection-file", required=True)
     parser.add_argument("--hide", action="append", default=[])
+    parser.add_argument("--private-tmp", action="store_true")
+    parser.add_argument("--keep", action="append", default=[])
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
 
@@ -54,8 +103,12 @@ def main() -> None:
     for folder, dirs, files in os.walk(args.home):
         for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
             os.lchown(name, args.uid, args.gid)
-    if args.hide:
+    if args.hide or args.private_tmp:
+        own_mount_namespace()
         hide(args.hide)
+    if args.private_tmp:
+        private_scratch([*args.keep, os.getcwd()], 2 * args.max_file_mb)
+        os.chdir(os.getcwd())  # the working folder as the new view shows it
     limit = args.max_file_mb * 2**20
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # one runaway file cannot fill the disk alone
 

@@ -38,11 +38,22 @@ class SandboxError(RuntimeError):
 
 @dataclass
 class Sandbox:
-    """How this grading's kernel runs: ``uid``/``gid`` of the kernel user, or None when rights cannot drop."""
+    """How this grading's kernel runs: ``uid``/``gid`` of the kernel user, or None when rights cannot drop.
 
-    home: pathlib.Path
+    ``folder`` is this grading's own (root's, others may only traverse it): the kernel's home, the files the
+    kernel hands back (:func:`kernel_writable_file`) and the kernelspec. It goes when the grading process
+    exits: the next notebook graded on this machine runs as the same user and could read what was left.
+    """
+
+    folder: pathlib.Path
     uid: int | None = None
     gid: int | None = None
+    private_tmp: bool = False
+    """Whether the kernel gets temporary folders of its own (``kernel_launch.py --private-tmp``)."""
+
+    @property
+    def home(self) -> pathlib.Path:
+        return self.folder / "home"
 
     @property
     def drops_privileges(self) -> bool:
@@ -53,13 +64,14 @@ _current: Sandbox | None = None
 
 
 def current() -> Sandbox:
-    """This grading's sandbox (one submission per grading process); a home folder is made on first use."""
+    """This grading's sandbox (one submission per grading process); its folder is made on first use."""
     global _current
     if _current is None:
-        home = pathlib.Path(tempfile.mkdtemp(prefix="kit-kernel-home-"))
-        # gone with this grading: the next notebook graded here runs as the same user and could read it
-        atexit.register(shutil.rmtree, home, True)
-        _current = Sandbox(home)
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="kit-grading-"))
+        atexit.register(shutil.rmtree, folder, True)
+        folder.chmod(0o711)
+        (folder / "home").mkdir()
+        _current = Sandbox(folder)
     return _current
 
 
@@ -146,11 +158,20 @@ def prepare(autograder_dir: pathlib.Path, submission_dir: pathlib.Path, hidden: 
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         raise SandboxError("setpriv (util-linux) is not installed: the kernel would run as root, so nothing is graded")
-    if hidden and subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode != 0:
+    # a mount namespace of the kernel's own: temporary folders it shares with no other grading, paths hidden
+    sandbox.private_tmp = subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
+    if hidden and not sandbox.private_tmp:
         # kernel_launch.py would fail to start the kernel: say why here, where it reaches results.json
         raise SandboxError(
             f"{', '.join(map(str, hidden))} must be hidden from the notebook, and this machine cannot make a mount "
             "namespace (no CAP_SYS_ADMIN): nothing is graded. Leave the package that holds it out of the grading image."
+        )
+    if not sandbox.private_tmp:  # harmless on Gradescope (one submission per container), not in a local batch
+        print(
+            "[autograder] NOTE: this machine cannot give the kernel a mount namespace: notebooks graded here "
+            "at the same time share /tmp.",
+            file=sys.stderr,
+            flush=True,
         )
     sandbox.uid, sandbox.gid = prepare_image()
     kit = pathlib.Path(__file__).resolve().parent
@@ -162,14 +183,16 @@ def prepare(autograder_dir: pathlib.Path, submission_dir: pathlib.Path, hidden: 
         for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
             os.lchown(name, sandbox.uid, sandbox.gid)  # the notebook's working folder is the kernel's own
 
-    specs = pathlib.Path(tempfile.mkdtemp(prefix="kit-kernelspec-"))
+    specs = sandbox.folder / "kernelspec"
     spec = specs / "kernels" / KERNELSPEC
-    spec.mkdir(parents=True)
+    spec.mkdir(parents=True, exist_ok=True)  # several gradings in one process (otter assign's check)
+    specs.chmod(0o700)
+    private_tmp = ["--private-tmp", *(f"--keep={path}" for path in kernel_needs(submission_dir))] if sandbox.private_tmp else []
     argv = [
         sys.executable, "-I", str(kit / "kernel_launch.py"),
         "--uid", str(sandbox.uid), "--gid", str(sandbox.gid), "--home", str(sandbox.home),
         "--max-file-mb", str(MAX_FILE_MB), "--setpriv", setpriv, "--connection-file", "{connection_file}",
-        *(f"--hide={path}" for path in hidden),
+        *(f"--hide={path}" for path in hidden), *private_tmp,
         # no input history on disk: a notebook graded beside this one runs as the same user
         "--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--HistoryManager.enabled=False",
     ]  # fmt: skip
@@ -178,16 +201,21 @@ def prepare(autograder_dir: pathlib.Path, submission_dir: pathlib.Path, hidden: 
     return sandbox
 
 
+def kernel_needs(submission_dir: pathlib.Path) -> list[str]:
+    """The paths the kernel must still reach when its temporary folders are its own (``--private-tmp``): its
+    working folder, this grading's folder, and the Python it runs (which may itself live under /tmp)."""
+    paths = [current().folder, submission_dir, sys.prefix, sys.base_prefix, pathlib.Path(sys.executable).parent]
+    return [str(path) for path in paths] + [entry for entry in sys.path if entry]
+
+
 def kernel_writable_file(prefix: str) -> pathlib.Path:
     """A new empty file the kernel may write, in a folder only this process may change (no links swapped in)."""
-    folder = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
-    folder.chmod(0o711)
-    path = folder / "kernel-output"
-    path.touch(0o600)
     sandbox = current()
+    handle, name = tempfile.mkstemp(prefix=prefix, dir=sandbox.folder)  # mode 0600
+    os.close(handle)
     if sandbox.drops_privileges:
-        os.chown(path, sandbox.uid, sandbox.gid)
-    return path
+        os.chown(name, sandbox.uid, sandbox.gid)
+    return pathlib.Path(name)
 
 
 def read_kernel_file(path: pathlib.Path, max_bytes: int) -> bytes | None:

@@ -12,6 +12,8 @@ import json
 import os
 import pathlib
 import pickle
+import shutil
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -52,6 +54,7 @@ class Maker:
 
     def __init__(self, kit, folder: pathlib.Path):
         self.kit, self.folder = kit, folder
+        self.host_tmp: set[str] = set()  # /tmp's entries when grading began
 
     def solutions(self) -> nbformat.NotebookNode:
         return nbformat.read(self.kit.solutions_notebook, as_version=4)
@@ -239,6 +242,30 @@ for pid in (os.getppid(),):
         report[f"kill {pid}"] = type(e).__name__
 print("ATTACK-REPORT " + json.dumps(report))
 """
+
+SNOOP_SCRATCH = """\
+# Local batch grading: read what other gradings leave in the folders every user may write, and leave something
+import json, os, sys, uuid
+seen, leftovers = [], []
+for scratch in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
+    for folder, dirs, files in os.walk(scratch):
+        for name in dirs + files:  # each with its inode: the test tells the host's entries from its own namesakes
+            info = os.lstat(os.path.join(folder, name))
+            seen.append([os.path.join(folder, name), info.st_dev, info.st_ino])
+        for name in files:
+            try:
+                with open(os.path.join(folder, name), "rb") as f:
+                    if LEFTOVER_MARKER.encode() in f.read(10000):
+                        leftovers.append(os.path.join(folder, name))
+            except OSError:
+                pass
+left = f"/tmp/kit-left-by-a-notebook-{uuid.uuid4().hex}"
+open(left, "w").write("for the next notebook")
+own = [os.getcwd(), os.path.dirname(os.environ["HOME"]), sys.prefix, sys.base_prefix]
+print("SCRATCH-REPORT " + json.dumps({"seen": seen[:5000], "leftovers": leftovers, "left": left, "own": own}))
+"""
+
+LEFTOVER_MARKER = "LEFTOVER-FROM-ANOTHER-GRADING"
 
 
 class PickleBomb:
@@ -475,7 +502,15 @@ CASES: dict[str, Case] = {
         {"general": "raised PermissionError"},  # the kernel user may not write the grader's files
     ),
     "spies-and-kills-the-grader": Case(
-        lambda m: m.write("spies-and-kills-the-grader", appended(m.solutions(), code(SPY_AND_KILL))), FULL, FULL
+        lambda m: m.write(
+            "spies-and-kills-the-grader",
+            appended(
+                appended(m.solutions(), code(SPY_AND_KILL)),
+                code(f"LEFTOVER_MARKER = {LEFTOVER_MARKER!r}\n" + SNOOP_SCRATCH),
+            ),
+        ),
+        FULL,
+        FULL,
     ),
     "kernel-dies": Case(
         lambda m: m.write(
@@ -574,6 +609,12 @@ def short_limit_zip(kit, tmp_path_factory) -> pathlib.Path:
 def corpus(kit, grade, short_limit_zip, tmp_path_factory) -> tuple[Maker, dict]:
     """Every case graded once (three at a time), with how long each grading took."""
     maker = Maker(kit, tmp_path_factory.mktemp("corpus"))
+    # what another grading on this machine might have left where every user may read it
+    leftover = pathlib.Path(tempfile.mkdtemp(prefix="kit-leftover-"))
+    leftover.chmod(0o755)
+    (leftover / "kernel-output").write_text(LEFTOVER_MARKER)
+    (leftover / "kernel-output").chmod(0o644)
+    maker.host_tmp = {str(path) for path in pathlib.Path("/tmp").iterdir()}  # what another grading's kernel would see
     submissions = {case_id: case.make(maker) for case_id, case in CASES.items()}
     started = time.monotonic()
     # the short-limit cases first, and a third grading at a time: those two sleep until their time limit, and the
@@ -586,6 +627,7 @@ def corpus(kit, grade, short_limit_zip, tmp_path_factory) -> tuple[Maker, dict]:
     for cid, result in graded.items():
         scores = {t["name"]: t.get("score") for t in result.results["tests"] if t["name"].startswith("q_")}
         print(f"  {cid:40s} {scores or result.results.get('score')!s:50s} {result.seconds:5.1f} s")
+    shutil.rmtree(leftover)
     return maker, graded
 
 
@@ -699,3 +741,26 @@ def test_the_kernel_cannot_read_or_signal_the_grader(corpus, heldout_seeds):
     assert report and all(outcome == "PermissionError" for outcome in report.values()), report
     assert not [seed for seed in heldout_seeds if seed in json.dumps(report)]
     assert result.results_path.exists()  # the grader lived to write it
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the kernel's rights drop only where grading runs as root")
+def test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind(corpus):
+    maker, graded = corpus
+    report = _printed(needs(graded, "spies-and-kills-the-grader"), "SCRATCH-REPORT ")
+    assert not report["leftovers"]  # the file planted in /tmp for it, world-readable
+    own = [pathlib.Path(p) for p in report["own"]]
+
+    def its_own(path: pathlib.Path) -> bool:  # on the way to, or inside, the folders this grading gave it
+        return path == pathlib.Path(report["left"]) or any(path in (p, *p.parents) or p in path.parents for p in own)
+
+    def on_host(path: str, dev: int, ino: int) -> bool:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == (dev, ino)
+
+    strangers = [p for p, dev, ino in report["seen"] if p in maker.host_tmp and on_host(p, dev, ino) and not its_own(pathlib.Path(p))]
+    assert not strangers, strangers[:20]  # the planted folder among them, with or without the file's content
+    assert not pathlib.Path(report["left"]).exists()  # what it wrote in /tmp went with its kernel
+    assert not pathlib.Path(report["own"][1]).exists()  # the grading's folder (its home, its networks) went too
