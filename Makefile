@@ -44,12 +44,13 @@ $(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup
 	@echo "[install] creating $(VENV) and installing pinned dependencies (requirements.txt)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# pip byte-compiles one file at a time (a minute, mostly torch); compileall uses every core. The grading
-	@# kernel cannot write bytecode (it runs as an unprivileged user), so what it imports is compiled here; not
-	@# the packages nothing here imports at run time (sympy, networkx: torch.compile only; pip's own; the docs
-	@# tools; scipy and scikit-learn, which only the digits build and calibration import, as root): 20 s less.
-	@# A few of torch's files are written for newer Pythons and never compile, hence || true.
+	@# kernel cannot write bytecode (it runs as an unprivileged user), so what it imports is compiled here
+	@# (sympy included: a network's first training step imports torch._dynamo, which imports it; uncompiled, each
+	@# grading kernel would compile it again, 2 s); not the packages no kernel imports (networkx: torch.compile
+	@# only; pip's own; the docs tools; scipy and scikit-learn, which only the digits build and calibration import,
+	@# as root). A few of torch's files are written for newer Pythons and never compile, hence || true.
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
-	$(PY) -m compileall -qq -j 0 -x '/site-packages/(sympy|networkx|pip|setuptools|sphinx|docutils|scipy|sklearn)/' $(VENV)/lib || true
+	$(PY) -m compileall -qq -j 0 -x '/site-packages/(networkx|pip|setuptools|sphinx|docutils|scipy|sklearn)/' $(VENV)/lib || true
 	@# the grading engine (otter loads its plugins by name) and the instructor commands, editable
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e engine -e .
 	touch $@
