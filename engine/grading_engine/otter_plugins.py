@@ -195,6 +195,7 @@ class GuardedGrading(AbstractOtterPlugin):
         safeguards.install_guarded_executor(float(limits.time_s))
         safeguards.adopt_orphans()
         _add_kernel_startup("10-memory-limit.py", safeguards.memory_limit_startup(limits.memory_mb))
+        _add_kernel_startup("20-private-memory.py", safeguards.private_memory_startup())
 
     def limits(self) -> Limits:
         """The assignment's limits: the object its config names, or the engine's defaults."""

@@ -232,6 +232,19 @@ def memory_limit_startup(limit_mb: int) -> str:
     return f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\n"
 
 
+_PR_SET_DUMPABLE = 4
+
+
+def private_memory_startup() -> str:
+    """Kernel start-up code that keeps other processes of the kernel's user out of its memory and environment.
+
+    Gradings side by side on one machine run their kernels as the same user, which may otherwise inspect another
+    (``/proc/PID/mem``, ptrace) and copy a classmate's trained network out of it. A process that is not dumpable
+    can be inspected only by root.
+    """
+    return f"import ctypes\nctypes.CDLL(None).prctl({_PR_SET_DUMPABLE}, 0, 0, 0, 0)\ndel ctypes\n"
+
+
 _PR_SET_CHILD_SUBREAPER = 36
 
 

@@ -226,6 +226,8 @@ SPY_AND_KILL = """\
 import json, os, signal
 report = {"uid": os.getuid(), "grader": os.getppid(), "groups": os.getgroups()}
 report["no_new_privs"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("NoNewPrivs")][0]
+import ctypes
+report["dumpable"] = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE: 1 lets its user read its memory
 for path in [f"/proc/{os.getppid()}/mem", f"/proc/{os.getppid()}/environ", f"/proc/{os.getppid()}/maps",
              "../source/otter_config.json", "../results", "/proc/1/environ"]:
     try:
@@ -738,6 +740,7 @@ def test_the_kernel_cannot_read_or_signal_the_grader(corpus, heldout_seeds):
     report = _attack_report(result)
     assert report.pop("uid") != 0 and report.pop("grader") != os.getpid()
     assert report.pop("groups") == [] and report.pop("no_new_privs") == "1"
+    assert report.pop("dumpable") == 0  # a kernel graded beside it, as the same user, cannot read its memory
     assert report and all(outcome == "PermissionError" for outcome in report.values()), report
     assert not [seed for seed in heldout_seeds if seed in json.dumps(report)]
     assert result.results_path.exists()  # the grader lived to write it
