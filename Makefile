@@ -48,9 +48,10 @@ $(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup
 	@# (sympy included: a network's first training step imports torch._dynamo, which imports it; uncompiled, each
 	@# grading kernel would compile it again, 2 s); not the packages no kernel imports (networkx: torch.compile
 	@# only; pip's own; the docs tools; scipy and scikit-learn, which only the digits build and calibration import,
-	@# as root). A few of torch's files are written for newer Pythons and never compile, hence || true.
+	@# as root; the packages' own test suites, a quarter of the files). tests/engine/test_bytecode.py checks what a
+	@# kernel imports. A few of torch's files are written for newer Pythons and never compile, hence || true.
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
-	$(PY) -m compileall -qq -j 0 -x '/site-packages/(networkx|pip|setuptools|sphinx|docutils|scipy|sklearn)/' $(VENV)/lib || true
+	$(PY) -m compileall -qq -j 0 -x '/site-packages/(networkx|pip|setuptools|sphinx|docutils|scipy|sklearn)/|/tests?/' $(VENV)/lib || true
 	@# the grading engine (otter loads its plugins by name) and the instructor commands, editable
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e engine -e .
 	touch $@
