@@ -59,6 +59,13 @@ SABOTAGES = [
         ("spies-and-kills-the-grader",),
     ),
     Sabotage(
+        "the kernel stays dumpable: a kernel graded beside it, as the same user, may read its memory",
+        "engine/grading_engine/otter_plugins.py",
+        '        _add_kernel_startup("20-private-memory.py", safeguards.private_memory_startup())', "        pass",
+        (f"{CORPUS}::test_the_kernel_cannot_read_or_signal_the_grader",),
+        ("spies-and-kills-the-grader",),
+    ),
+    Sabotage(
         "a grading leaves its folder (the kernel's home, the networks it handed back) for the next notebook",
         "engine/grading_engine/sandbox.py", "        atexit.register(shutil.rmtree, folder, True)", "        pass",
         (f"{CORPUS}::test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind",),
