@@ -15,7 +15,7 @@ help:
 	@echo "make assign [A=NAME]   build student/, solutions/ and autograder/ from assignments/ (installs first)"
 	@echo "make new A=NAME        start an assignment: a master notebook wired to the engine, one small exercise"
 	@echo "make test              run the test suite, which grades real notebooks as Gradescope does (installs first)"
-	@echo "make test-handout       set up a fresh environment from the handed-out folder alone and run its first cells"
+	@echo "make test-handout       set up a fresh environment from each handed-out folder alone and run its first cells"
 	@echo "make grade A=NAME SUBMISSIONS=DIR [MANUAL=CSV]   grade a folder: DIR/graded/grades.csv, report.md, manual/"
 	@echo "make bench A=NAME      time and measure building, grading and running the notebook (about 5 minutes)"
 	@echo "make calibrate A=NAME  run the assignment's calibration (fcnn: a zoo of 3,000 models, about 9 minutes)"
@@ -64,12 +64,12 @@ new: install
 	$(PY) -m instructor.new "$(A)"
 
 # Two test files at a time (pytest-xdist): each grades with one or two cores, and the machines have two.
-# The handed-out folder's fresh-environment test installs torch afresh (1.5 minutes): `make test-handout`.
+# The handed-out folders' fresh-environment test installs torch afresh for each (2 minutes): `make test-handout`.
 test: install browser
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not handout"
 
 test-handout: install
-	$(PY) -m pytest -m handout
+	$(PY) -m pytest -n 2 -m handout
 
 grade: install
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade A=name SUBMISSIONS=path/to/folder [MANUAL=.../manual/scores.csv]"; exit 2; }
