@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import pathlib
 import shutil
 import sys
@@ -95,7 +96,12 @@ def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True, sou
         dist = pathlib.Path(tmp) / "dist"
         log(f"otter assign {_shown(master)}" + ("" if self_check else " (no self-check)"))
         started = time.monotonic()
-        otter_assign(str(master), str(dist), no_pdfs=True, no_run_tests=not self_check)
+        environment = dict(os.environ)
+        try:
+            otter_assign(str(master), str(dist), no_pdfs=True, no_run_tests=not self_check)
+        finally:  # its self-check grades in this process, and the grading plugins set the kernel's settings here
+            os.environ.clear()
+            os.environ.update(environment)
         log(f"otter assign finished in {time.monotonic() - started:.0f} s")
 
         outputs = BuildOutputs(

@@ -114,15 +114,6 @@ def with_short_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-GRADING_ONLY = ("MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MALLOC_ARENA_MAX", "IPYTHONDIR", "JUPYTER_PATH")
-"""What an in-process grading (otter assign's self-check, in a test that ran earlier in this worker) leaves in
-``os.environ`` for its kernel: a student's JupyterLab has none of it (with MPLBACKEND=agg no figure renders)."""
-
-
-def student_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in GRADING_ONLY}
-
-
 @pytest.fixture(scope="module")
 def jupyterlab(kit, tmp_path_factory):
     """A JupyterLab server on loopback serving each assignment's student folder, filled in."""
@@ -146,7 +137,7 @@ def jupyterlab(kit, tmp_path_factory):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
          f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}"],
-        stdout=log, stderr=subprocess.STDOUT, env={**student_environment(), "JUPYTERLAB_SETTINGS_DIR": str(settings)},
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings)},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
 import zipfile
@@ -207,9 +208,12 @@ def test_make_assign_stops_when_the_solutions_do_not_score_full_marks(tmp_path):
     broken = 'train_and_test_regression_model(just_right_regressor, num_epochs=1, '
     assert text.count("train_and_test_regression_model(just_right_regressor, num_epochs=1000, ") == 1
     master.write_text(text.replace("train_and_test_regression_model(just_right_regressor, num_epochs=1000, ", broken))
+    environment = dict(os.environ)
     with pytest.raises(RuntimeError, match="autograder tests failed"):
         build(ASSIGNMENT, out_root=tmp_path / "out", self_check=True, source=source)
     assert not (tmp_path / "out" / "student" / ASSIGNMENT).exists()  # nothing half-built is left to hand out
+    # the self-check graded in this process: the kernel's settings (MPLBACKEND=agg, ...) did not stay behind
+    assert dict(os.environ) == environment
 
 
 def test_the_notebook_states_the_rules_the_autograder_grades_with(master_notebook):
