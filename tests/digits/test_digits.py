@@ -51,28 +51,17 @@ def markers() -> list[bytes]:
     return found
 
 
-_ONCE: dict[str, object] = {}
-"""What the fixtures below made: pytest-xdist may tear a module's fixtures down between its tests (when the next
-test has not reached the worker yet), and these take a minute to make; their folders last the whole session."""
-
-
-def once(key: str, make):
-    if key not in _ONCE:
-        _ONCE[key] = make()
-    return _ONCE[key]
-
-
-@pytest.fixture(scope="module")
+# Session-scoped, not module-scoped: pytest-xdist may tear a module's fixtures down between its tests (when the next
+# test has not reached the worker yet), and these take a minute to make. (`kit` here is the digits kit: it overrides
+# the conftest's fcnn `kit` for this module only.)
+@pytest.fixture(scope="session")
 def kit(tmp_path_factory):
-    return once("kit", lambda: build(NAME, out_root=tmp_path_factory.mktemp("digits-kit"), self_check=False))
+    return build(NAME, out_root=tmp_path_factory.mktemp("digits-kit"), self_check=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def submissions(kit, tmp_path_factory) -> dict[str, pathlib.Path]:
-    return once("submissions", lambda: _submissions(kit, tmp_path_factory.mktemp("digits-submissions")))
-
-
-def _submissions(kit, folder: pathlib.Path) -> dict[str, pathlib.Path]:
+    folder = tmp_path_factory.mktemp("digits-submissions")
     student = kit.student_dir / f"{NAME}.ipynb"
     made = {"solutions": kit.solutions_notebook, "untouched": student}
     for fixture in CASES:
@@ -88,13 +77,10 @@ def _submissions(kit, folder: pathlib.Path) -> dict[str, pathlib.Path]:
     return made
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(kit, submissions, tmp_path_factory):
-    def grade_all():
-        grader = Grader(kit.autograder_zip, tmp_path_factory.mktemp("digits-graded"))
-        return dict(zip(submissions, grader.many(list(submissions.values()))))
-
-    return once("graded", grade_all)
+    grader = Grader(kit.autograder_zip, tmp_path_factory.mktemp("digits-graded"))
+    return dict(zip(submissions, grader.many(list(submissions.values()))))
 
 
 def test_solutions_get_full_marks_and_the_untouched_notebook_none(graded):
