@@ -24,12 +24,14 @@ import math
 import os
 import pickle
 import signal
+import sys
 import time
 import types
 from dataclasses import dataclass, field
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_sync
 from nbconvert.preprocessors import ExecutePreprocessor
 
 CELL_KEY = "grading_cell"
@@ -40,6 +42,9 @@ EXPORT_KEY = "grading_export"
 
 EXPORT_GRACE_S = 30
 """Time each added export cell gets, on top of the notebook's budget."""
+
+KERNEL_STARTS = 2
+"""How many kernels grading starts before it gives up on one that never answers (none of the notebook has run yet)."""
 
 
 @dataclass
@@ -114,6 +119,8 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
     (KeyboardInterrupt in the kernel) and the cells after it are skipped, except the export cells,
     which get :data:`EXPORT_GRACE_S` each so that the answers given so far are still graded. When the
     kernel dies (the memory limit, a crash), the remaining cells are skipped and grading goes on.
+    A kernel that does not answer when it starts is replaced (up to :data:`KERNEL_STARTS` kernels): no cell
+    has run then, so it is never the notebook's doing, and the budget starts when a kernel answers.
     """
 
     time_limit_s: float = 480.0
@@ -126,6 +133,22 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
         self._deadline = time.monotonic() + self.time_limit_s
         self._kernel_lost = False
         return super().preprocess(nb, resources, km)
+
+    async def async_start_new_kernel_client(self):
+        for start in range(1, KERNEL_STARTS + 1):
+            try:
+                client = await super().async_start_new_kernel_client()
+                break
+            except RuntimeError as error:  # no answer (nbclient has shut that kernel down and dropped its manager)
+                if start == KERNEL_STARTS:
+                    raise
+                print(f"[autograder] the kernel did not start ({error}); starting another", file=sys.stderr, flush=True)
+                self.km = self.create_kernel_manager()
+                await self.async_start_new_kernel()
+        self._deadline = time.monotonic() + self.time_limit_s
+        return client
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def reset_execution_trackers(self) -> None:
         # runs inside preprocess(), after nbconvert re-initialises the client's settings

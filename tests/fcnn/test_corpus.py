@@ -642,7 +642,8 @@ def test_corpus_case_gets_what_its_honest_work_earns(case_id, corpus):
     if not case.graded:
         assert result.results.get("score") == 0, result.results
     else:
-        assert {q: scores.get(q) for q in expected} == expected, result.general_output + "\n" + json.dumps(scores)
+        # the grader's log too: what the kernel printed when something outside the notebook went wrong
+        assert {q: scores.get(q) for q in expected} == expected, "\n".join((result.general_output, json.dumps(scores), result.log[-4000:]))
     for where, gists in case.says.items():
         text = result.general_output if where == "general" else result.output(where)
         if where == "general" and not text:  # otter's own errors are reported as a test named for them
