@@ -45,8 +45,8 @@ $(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# pip byte-compiles one file at a time (a minute, mostly torch); compileall uses every core. The grading
 	@# kernel cannot write bytecode (it runs as an unprivileged user), so what it imports is compiled here
-	@# (sympy included: a network's first training step imports torch._dynamo, which imports it; uncompiled, each
-	@# grading kernel would compile it again, 2 s); not the packages no kernel imports (networkx: torch.compile
+	@# (sympy included: torch's compiler imports it, in a grading kernel when a notebook uses torch.compile; uncompiled,
+	@# each such kernel would compile it again, 2 s); not the packages no kernel imports (networkx: torch.compile
 	@# only; pip's own; the docs tools; scipy and scikit-learn, which only the digits build and calibration import,
 	@# as root; the packages' own test suites, a quarter of the files). tests/engine/test_bytecode.py checks what a
 	@# kernel imports. A few of torch's files are written for newer Pythons and never compile, hence || true.

@@ -5,6 +5,10 @@ summary table after grading, and the notebook's kernel (whose first cell imports
 it, nor nbconvert. Deferring them keeps grading well under its 500 MB target (issue #5): with both
 processes loading them at import, grading the solutions peaked at 502 MB; deferred, at 431 MB.
 
+The grading kernel also defers torch's compiler (:func:`defer_torch_compiler`): a network's first optimizer
+imports it (1.9 s of every grading) only to switch compiling off around its own code, and nothing compiles
+unless the notebook asks for it.
+
 This module uses only the standard library, and its source is also run as the grading kernel's
 start-up file (``LeanKernel``), so keep it that way.
 """
@@ -30,16 +34,19 @@ class _DeferredModule(importlib.util._LazyModule):  # private (there since Pytho
 
 
 class _DeferringLoader(importlib.util.LazyLoader):
+    deferred_class = _DeferredModule
+
     def exec_module(self, module):
         super().exec_module(module)
-        module.__class__ = _DeferredModule
+        module.__class__ = self.deferred_class
 
 
 class _DeferredImports(importlib.abc.MetaPathFinder):
     """Finds the named modules with the other finders, then defers running them."""
 
-    def __init__(self, names):
+    def __init__(self, names, deferred_class=_DeferredModule):
         self.names = frozenset(names)
+        self.deferred_class = deferred_class
 
     def find_spec(self, name, path, target=None):
         if name not in self.names:
@@ -51,6 +58,7 @@ class _DeferredImports(importlib.abc.MetaPathFinder):
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
                     spec.loader = _DeferringLoader(spec.loader)
+                    spec.loader.deferred_class = self.deferred_class
                 return spec
         return None
 
@@ -62,3 +70,49 @@ def defer_imports(*names: str) -> None:
     (and any error in it too). Modules imported before this call are not affected.
     """
     sys.meta_path.insert(0, _DeferredImports(names))
+
+
+def _compiler_loaded() -> bool:
+    return type(sys.modules.get("torch._dynamo")) not in (_DeferredCompiler, type(None))
+
+
+def _no_graph_break() -> None:
+    """``torch._dynamo.graph_break`` while the compiler is not loaded: nothing is being compiled to break."""
+
+
+def _disable_once_loaded(fn=None, *args, **kwargs):
+    """``torch._dynamo.disable`` while the compiler is not loaded: ``fn`` runs as it is, as nothing can be
+    compiling it; once a notebook loads the compiler (``torch.compile``), the real ``disable`` wraps it."""
+    if fn is None or _compiler_loaded():
+        return sys.modules["torch._dynamo"].disable(fn, *args, **kwargs)
+    disabled = []
+
+    def call(*call_args, **call_kwargs):
+        if not _compiler_loaded():
+            return fn(*call_args, **call_kwargs)
+        if not disabled:
+            disabled.append(sys.modules["torch._dynamo"].disable(fn, *args, **kwargs))
+        return disabled[0](*call_args, **call_kwargs)
+
+    return call
+
+
+class _DeferredCompiler(_DeferredModule):
+    """``torch._dynamo`` not yet loaded: answers the two names eager training uses without loading it."""
+
+    def __getattribute__(self, attr):
+        if attr == "graph_break":
+            return _no_graph_break
+        if attr == "disable":
+            return _disable_once_loaded
+        return super().__getattribute__(attr)
+
+
+def defer_torch_compiler() -> None:
+    """Load torch's compiler (``torch._dynamo``) only when code compiles, not when an optimizer is made.
+
+    torch's optimizers import it to call ``graph_break()`` and ``disable(fn)``, which do nothing while
+    nothing is compiled; those two are answered without loading it. Any other use (``torch.compile``,
+    ``torch._dynamo.config``) loads the real module, and from then on both are the real ones.
+    """
+    sys.meta_path.insert(0, _DeferredImports(["torch._dynamo"], _DeferredCompiler))

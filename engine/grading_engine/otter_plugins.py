@@ -58,7 +58,8 @@ class SeedTorch(AbstractOtterPlugin):
 # and that module builds an Earley parser for IRIs at import: 3.6 s of every grading, for a format
 # check that grading never uses. pandas and nbconvert come in with otter, which uses them in the
 # kernel only to export (a student's PDF, not graded here): deferred, the kernel peaks at 366 MB
-# instead of 399.
+# instead of 399. torch's compiler comes in with a network's first optimizer, which needs two of its
+# names only while nothing compiles (lazy_imports.defer_torch_compiler): 1.9 s of every grading.
 _LEAN_STARTUP = """\
 def _lean_kernel():  # see grading_engine/otter_plugins.py: LeanKernel
     import sys
@@ -66,6 +67,7 @@ def _lean_kernel():  # see grading_engine/otter_plugins.py: LeanKernel
     lazy_imports = {{"__name__": "grading_engine.lazy_imports"}}
     exec({lazy_imports_source!r}, lazy_imports)
     lazy_imports["defer_imports"]("pandas", "nbconvert")
+    lazy_imports["defer_torch_compiler"]()
 _lean_kernel()
 del _lean_kernel
 """
@@ -85,8 +87,8 @@ def _add_kernel_startup(name: str, source: str) -> None:
 
 
 class LeanKernel(AbstractOtterPlugin):
-    """Start the grading kernel lean: one torch thread, figures not rendered, no IRI grammar, pandas
-    and nbconvert only if used.
+    """Start the grading kernel lean: one torch thread, figures not rendered, no IRI grammar, pandas,
+    nbconvert and torch's compiler only if used.
 
     Grading budgets are small (Gradescope's default is half a vCPU): the lesson's networks are tiny,
     so a second torch thread only fights the first for the core, and rendering figures nobody sees

@@ -1,7 +1,7 @@
 """The grading kernel runs as a user that cannot write bytecode, so ``make install`` compiles what it imports.
 
-A module the kernel imports without a compiled copy is compiled again in every grading (sympy, which a network's
-first training step pulls in through torch._dynamo, costs 2 s of every grading that way).
+A module the kernel imports without a compiled copy is compiled again in every grading (sympy, which torch's compiler
+pulls in, costs 2 s of every grading that way where a notebook compiles).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 # What a grading kernel imports: IPython's kernel, the notebook's libraries and otter, a network trained one step
-# (torch's optimizers import torch._dynamo, and sympy with it, on first use), a figure drawn.
+# (outside the grading kernel's deferral, torch's optimizers import its compiler, and sympy with it, as
+# torch.compile does in it), a figure drawn.
 KERNEL_LIKE = """
 import importlib.util, json, os, sys
 import ipykernel.kernelapp, matplotlib, numpy, otter, torch

@@ -42,3 +42,42 @@ def test_other_modules_import_as_usual(probe_module):
     import deferred_probe
 
     assert sys.deferred_probe_runs == 1 and deferred_probe.VALUE == 42
+
+
+TRAIN_THEN_COMPILE = """\
+import sys
+if sys.argv[1] == "deferred":
+    from grading_engine.lazy_imports import defer_torch_compiler
+    defer_torch_compiler()
+import torch
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+x, y = torch.randn(64, 2), torch.randn(64, 1)
+for _ in range(20):
+    optimizer.zero_grad()
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+print("LOADED-AFTER-TRAINING", "torch._dynamo.convert_frame" in sys.modules)
+print("WEIGHTS", [p.detach().flatten().tolist() for p in model.parameters()])
+compiled = torch.compile(model, backend="eager")  # the notebook asks for the compiler: the real one
+optimizer.zero_grad()
+torch.nn.functional.mse_loss(compiled(x), y).backward()
+optimizer.step()
+print("LOADED-AFTER-COMPILE", type(sys.modules["torch._dynamo"]).__name__, "torch._dynamo.convert_frame" in sys.modules)
+"""
+
+
+def test_torchs_compiler_loads_only_when_a_notebook_compiles_and_training_is_unchanged():
+    """Deferred, an optimizer trains to the same weights without loading torch._dynamo; torch.compile still works."""
+    import subprocess
+
+    def run(mode: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", TRAIN_THEN_COMPILE, mode], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout.splitlines()
+
+    deferred, eager = run("deferred"), run("eager")
+    assert deferred[0] == "LOADED-AFTER-TRAINING False" and eager[0] == "LOADED-AFTER-TRAINING True"
+    assert deferred[1] == eager[1]  # the same weights, bit for bit
+    assert deferred[2] == eager[2] == "LOADED-AFTER-COMPILE module True"

@@ -119,7 +119,7 @@ def test_seed_torch_plugin_seeds_every_code_cell_but_cell_magics():
     assert seeded.cells[1].source == "text" and seeded.cells[2].source.startswith("%%time")
 
 
-def test_lean_kernel_starts_with_one_thread_no_figures_no_iri_grammar_and_no_pandas(monkeypatch, tmp_path):
+def test_lean_kernel_starts_with_one_thread_no_figures_no_iri_grammar_no_pandas_and_no_compiler(monkeypatch, tmp_path):
     from nbclient import NotebookClient
 
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "IPYTHONDIR"):
@@ -129,13 +129,17 @@ def test_lean_kernel_starts_with_one_thread_no_figures_no_iri_grammar_and_no_pan
         "import sys, otter, torch, matplotlib\n"
         "grader = otter.Notebook()\n"
         "model = torch.nn.Linear(1, 1)\n"  # training registers torch operators, which walks sys.modules
-        "torch.optim.Adam(model.parameters()).zero_grad(); model(torch.ones(1)).sum().backward()\n"
+        "optimizer = torch.optim.Adam(model.parameters())\n"
+        "optimizer.zero_grad(); model(torch.ones(1)).sum().backward(); optimizer.step()\n"
         "print(torch.get_num_threads(), matplotlib.get_backend(), sys.modules.get('rfc3987_syntax'),\n"
-        "      type(sys.modules['pandas']).__name__, type(sys.modules['nbconvert']).__name__, '_lean_kernel' in dir())"
+        "      type(sys.modules['pandas']).__name__, type(sys.modules['nbconvert']).__name__, '_lean_kernel' in dir(),\n"
+        "      type(sys.modules['torch._dynamo']).__name__, 'torch._dynamo.convert_frame' in sys.modules)"
     )
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    assert nb.cells[0].outputs[0]["text"].split() == ["1", "agg", "None", "_DeferredModule", "_DeferredModule", "False"]
+    assert nb.cells[0].outputs[0]["text"].split() == [
+        "1", "agg", "None", "_DeferredModule", "_DeferredModule", "False", "_DeferredCompiler", "False"
+    ]
 
 
 def test_bands_follow_the_marks_and_the_message_names_the_band():
