@@ -80,6 +80,15 @@ def graded_exercises(name: str) -> dict:
     return {q: load(dotted) for s in settings for q, dotted in s.get("questions", {}).items()}
 
 
+def outputs_under(name: str, out_root: pathlib.Path = REPO) -> BuildOutputs:
+    """Where :func:`build` writes assignment ``name``'s files under ``out_root``."""
+    return BuildOutputs(
+        student_dir=out_root / "student" / name,
+        solutions_notebook=out_root / "solutions" / name / f"{name}.ipynb",
+        autograder_zip=out_root / "autograder" / name / f"{name}-autograder.zip",
+    )
+
+
 def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True, source: pathlib.Path | None = None) -> BuildOutputs:
     """Generate the student, solutions and autograder files of assignment ``name`` under ``out_root``.
 
@@ -104,11 +113,7 @@ def build(name: str, out_root: pathlib.Path = REPO, self_check: bool = True, sou
             os.environ.update(environment)
         log(f"otter assign finished in {time.monotonic() - started:.0f} s")
 
-        outputs = BuildOutputs(
-            student_dir=out_root / "student" / name,
-            solutions_notebook=out_root / "solutions" / name / f"{name}.ipynb",
-            autograder_zip=out_root / "autograder" / name / f"{name}-autograder.zip",
-        )
+        outputs = outputs_under(name, out_root)
         shutil.rmtree(outputs.student_dir, ignore_errors=True)
         shutil.copytree(dist / "student", outputs.student_dir, ignore=lambda _, names: [n for n in names if is_junk(n)])
         outputs.solutions_notebook.parent.mkdir(parents=True, exist_ok=True)

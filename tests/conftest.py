@@ -7,13 +7,15 @@ torch or Jupyter is mocked.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
+import shutil
 import sys
-import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ import pytest
 import torch
 
 from grading_engine.gradescope import grade_in
-from instructor.assign import REPO, BuildOutputs, build
+from instructor.assign import REPO, BuildOutputs, build, outputs_under
 
 # Each assignment's lesson package is importable by the tests, as by its notebook (the packages' names differ;
 # scripts that every assignment has, such as calibrate.py, are loaded by `assignment_script`).
@@ -56,10 +58,38 @@ GRADED_NAMES = {"q_regression": REGRESSION.network, "q_classification": CLASSIFI
 HELDOUT_PLUGIN = "grading_engine.otter_plugins.HeldOutGrading"
 
 
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[pathlib.Path], object]) -> pathlib.Path:
+    """The folder ``name``, filled by ``make(folder)`` once in this test run, whichever worker asks first.
+
+    `make test` runs two pytest-xdist workers, and some of what their session fixtures make is the same (an
+    assignment's kit, the grading of the same notebook with the same zip). The first to ask makes it, holding a
+    lock; the other waits for it and uses the same files.
+    """
+    from filelock import FileLock  # torch's own dependency
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "made-once"  # the run's, not a worker's
+    shared.mkdir(exist_ok=True)
+    folder = shared / name
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a make that failed half-way
+            folder.mkdir()
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
+def built_kit(tmp_path_factory: pytest.TempPathFactory, assignment: str) -> BuildOutputs:
+    """Assignment ``assignment``'s kit, built from its master once in this test run; the repository is left alone."""
+    folder = made_once(tmp_path_factory, f"kit-{assignment}", lambda out: build(assignment, out_root=out, self_check=False))
+    return outputs_under(assignment, folder)
+
+
 @pytest.fixture(scope="session")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> BuildOutputs:
     """The kit built from the master notebook into a temporary folder; the repository is left alone."""
-    return build(ASSIGNMENT, out_root=tmp_path_factory.mktemp("kit"), self_check=False)
+    return built_kit(tmp_path_factory, ASSIGNMENT)
 
 
 @pytest.fixture(scope="session")
@@ -138,10 +168,14 @@ def grade_like_gradescope(autograder_zip: pathlib.Path, submission: pathlib.Path
 
 
 class Grader:
-    """Grades submission files with a built autograder zip, each file once, several at a time."""
+    """Grades submission files with a built autograder zip, each file once in a test run, several at a time.
 
-    def __init__(self, autograder_zip: pathlib.Path, workdir: pathlib.Path):
-        self.autograder_zip, self.workdir = autograder_zip, workdir
+    A file with the same name and bytes graded with the same zip by the other test worker (the solutions, the
+    untouched notebook) is graded once, by whichever asks first (:func:`made_once`).
+    """
+
+    def __init__(self, autograder_zip: pathlib.Path, tmp_path_factory: pytest.TempPathFactory):
+        self.autograder_zip, self.tmp_path_factory = autograder_zip, tmp_path_factory
         self._graded: dict[tuple[pathlib.Path, pathlib.Path], Graded] = {}
 
     def __call__(self, submission: pathlib.Path, autograder_zip: pathlib.Path | None = None) -> Graded:
@@ -152,16 +186,27 @@ class Grader:
         zip_ = autograder_zip or self.autograder_zip
         todo = [s for s in dict.fromkeys(submissions) if (zip_, s) not in self._graded]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            roots = [pathlib.Path(tempfile.mkdtemp(prefix="autograder-", dir=self.workdir)) for _ in todo]
-            for submission, graded in zip(todo, pool.map(lambda s, r: grade_like_gradescope(zip_, s, r), todo, roots)):
+            for submission, graded in zip(todo, pool.map(lambda s: self._grade_once(zip_, s), todo)):
                 self._graded[(zip_, submission)] = graded
         return [self._graded[(zip_, s)] for s in submissions]
+
+    def _grade_once(self, autograder_zip: pathlib.Path, submission: pathlib.Path) -> Graded:
+        key = hashlib.sha256(autograder_zip.read_bytes() + submission.name.encode() + b"\0" + submission.read_bytes())
+
+        def grade_into(folder: pathlib.Path) -> None:
+            graded = grade_like_gradescope(autograder_zip, submission, folder / "autograder")
+            (folder / "graded.json").write_text(json.dumps({"log": graded.log, "seconds": graded.seconds}))
+
+        folder = made_once(self.tmp_path_factory, f"graded-{key.hexdigest()[:20]}", grade_into)
+        made = json.loads((folder / "graded.json").read_text())
+        results_path = folder / "autograder" / "results" / "results.json"
+        return Graded(json.loads(results_path.read_text()), made["log"], results_path, made["seconds"])
 
 
 @pytest.fixture(scope="session")
 def grade(kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory) -> Grader:
     """Grade a submission as Gradescope would, with the freshly built zip; ``grade.many`` for several at once."""
-    return Grader(kit.autograder_zip, tmp_path_factory.mktemp("graded"))
+    return Grader(kit.autograder_zip, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

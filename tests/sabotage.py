@@ -209,6 +209,11 @@ SABOTAGES = [
         "assignments/fcnn/fcnn_lesson/exercises.py", "CLASSIFICATION_MAX_CROSS_ENTROPY = 0.65", "CLASSIFICATION_MAX_CROSS_ENTROPY = 0.9",
         ("tests/fcnn/test_grading.py", "tests/fcnn/test_calibration.py"),
     ),
+    Sabotage(
+        "a kernel that never answers at start-up ends the grading (no second kernel)",
+        "engine/grading_engine/safeguards.py", "KERNEL_STARTS = 2", "KERNEL_STARTS = 1",
+        ("tests/engine/test_safeguards.py::test_a_kernel_that_does_not_answer_at_start_is_replaced_and_the_notebook_runs",),
+    ),
 ]
 
 

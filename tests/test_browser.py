@@ -27,8 +27,8 @@ import zipfile
 import nbformat
 import pytest
 
-from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of
-from instructor.assign import REPO, build
+from conftest import ASSIGNMENT, GRADED_NAMES, answer_cell_of, built_kit
+from instructor.assign import REPO
 from instructor.manual import BEGIN, END, written_questions
 
 CHROMIUM = "/usr/bin/chromium"
@@ -118,7 +118,7 @@ def with_short_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def jupyterlab(kit, tmp_path_factory):
     """A JupyterLab server on loopback serving each assignment's student folder, filled in."""
     root = tmp_path_factory.mktemp("lab")
-    kits = {ASSIGNMENT: kit, "digits": build("digits", out_root=tmp_path_factory.mktemp("digits-kit"), self_check=False)}
+    kits = {ASSIGNMENT: kit, "digits": built_kit(tmp_path_factory, "digits")}
     for lesson in LESSONS:
         folder = root / lesson.folder
         shutil.copytree(kits[lesson.name].student_dir, folder)

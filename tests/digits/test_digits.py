@@ -17,8 +17,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from conftest import Grader, answer_cell_of, files_under
-from instructor.assign import REPO, build
+from conftest import Grader, answer_cell_of, built_kit, files_under
+from instructor.assign import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def markers() -> list[bytes]:
 # the conftest's fcnn `kit` for this module only.)
 @pytest.fixture(scope="session")
 def kit(tmp_path_factory):
-    return build(NAME, out_root=tmp_path_factory.mktemp("digits-kit"), self_check=False)
+    return built_kit(tmp_path_factory, NAME)
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +79,7 @@ def submissions(kit, tmp_path_factory) -> dict[str, pathlib.Path]:
 
 @pytest.fixture(scope="session")
 def graded(kit, submissions, tmp_path_factory):
-    grader = Grader(kit.autograder_zip, tmp_path_factory.mktemp("digits-graded"))
+    grader = Grader(kit.autograder_zip, tmp_path_factory)
     return dict(zip(submissions, grader.many(list(submissions.values()))))
 
 

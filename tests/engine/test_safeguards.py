@@ -73,34 +73,35 @@ def test_what_the_kernel_wrote_is_read_without_links_and_within_a_size(tmp_path)
     assert read_kernel_file(tmp_path / "missing.json", 100) is None
 
 
-KERNEL_THAT_HANGS_ONCE = """\
-import os, time
-if not os.path.exists(os.environ["KIT_TEST_MARKER"]):  # the first kernel only: it never answers in time
+KERNEL_THAT_DIES_ONCE = """\
+import os
+if not os.path.exists(os.environ["KIT_TEST_MARKER"]):  # the first kernel only: it is gone before it answers
     open(os.environ["KIT_TEST_MARKER"], "w").close()
-    time.sleep(60)
+    os._exit(1)
 """
 
 RUN_ONE_CELL = """\
 import nbformat, sys
 from grading_engine.safeguards import GuardedExecutePreprocessor
 nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
-GuardedExecutePreprocessor(startup_timeout=5, kernel_name="python3").preprocess(nb, {"metadata": {"path": sys.argv[1]}})
+GuardedExecutePreprocessor(kernel_name="python3").preprocess(nb, {"metadata": {"path": sys.argv[1]}})
 print("OUTPUT", nb.cells[0].outputs[0]["text"].strip())
 """
 
 
 def test_a_kernel_that_does_not_answer_at_start_is_replaced_and_the_notebook_runs(tmp_path):
-    """No cell has run when a kernel fails to answer, so grading starts another instead of giving up."""
+    """No cell has run when a kernel fails to answer, so grading starts another instead of giving up. (A kernel
+    that never answers raises the same error as this one, after the start-up timeout: 60 s.)"""
     import os
     import subprocess
     import sys
 
     startup = tmp_path / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
-    (startup / "00-hang-once.py").write_text(KERNEL_THAT_HANGS_ONCE)
+    (startup / "00-dies-once.py").write_text(KERNEL_THAT_DIES_ONCE)
     env = {**os.environ, "IPYTHONDIR": str(tmp_path / "ipython"), "KIT_TEST_MARKER": str(tmp_path / "started")}
     # a process of its own: the grading sandbox (grading_engine.sandbox.current) is one per process
-    run = subprocess.run([sys.executable, "-c", RUN_ONE_CELL, str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-c", RUN_ONE_CELL, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "OUTPUT 42" in run.stdout
     assert "the kernel did not start" in run.stderr and (tmp_path / "started").exists()

@@ -21,11 +21,11 @@ def _engine_digest() -> str:
     return digest.hexdigest()
 
 
-def test_a_scaffolded_assignment_grades_its_solutions_to_full_marks(tmp_path: pathlib.Path):
+def test_a_scaffolded_assignment_grades_its_solutions_to_full_marks(tmp_path: pathlib.Path, tmp_path_factory):
     before = _engine_digest()
     folder = scaffold("scaffolded", tmp_path / "assignments")
     kit = build("scaffolded", out_root=tmp_path / "out", self_check=False, source=folder)
-    solutions = Grader(kit.autograder_zip, tmp_path)(kit.solutions_notebook)
+    solutions = Grader(kit.autograder_zip, tmp_path_factory)(kit.solutions_notebook)
     assert solutions.score("q_line") == 5, solutions.log[-3000:]
     assert "Band: just right" in solutions.output("q_line")
     assert solutions.results["extra_data"]["questions"]["q_line"]["band"] == "just right"
