@@ -1,7 +1,7 @@
 """The grading kernel runs as a user that cannot write bytecode, so ``make install`` compiles what it imports.
 
-A module the kernel imports without a compiled copy is compiled again in every grading (sympy, which torch's compiler
-pulls in, costs 2 s of every grading that way where a notebook compiles).
+A module the kernel imports without a compiled copy is compiled again in every grading. Not compiled: what only
+torch's compiler imports (sympy, torch._inductor), which a grading kernel loads only for a notebook that compiles.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-# What a grading kernel imports: IPython's kernel, the notebook's libraries and otter, a network trained one step
-# (outside the grading kernel's deferral, torch's optimizers import its compiler, and sympy with it, as
-# torch.compile does in it), a figure drawn.
+# What a grading kernel imports, with its start-up deferrals (LeanKernel): IPython's kernel, the notebook's libraries
+# and otter, a network trained one step and described for grading, a figure drawn.
 KERNEL_LIKE = """
 import importlib.util, json, os, sys
+from grading_engine.lazy_imports import defer_imports, defer_torch_compiler
+defer_imports("pandas", "nbconvert")
+defer_torch_compiler()
 import ipykernel.kernelapp, matplotlib, numpy, otter, torch
 matplotlib.use("agg")
 import matplotlib.pyplot as plt
@@ -22,7 +24,9 @@ optimizer = torch.optim.Adam(net.parameters())
 net(torch.ones(2, 1)).sum().backward()
 optimizer.step()
 plt.plot([0, 1])
+plt.gcf().canvas.draw()
 import graded_networks.networks
+graded_networks.networks.describe(net, torch.ones(3, 1), "net")
 site = os.path.join(sys.prefix, "lib")
 missing = sorted(
     m.__file__ for m in list(sys.modules.values())
