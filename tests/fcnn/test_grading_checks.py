@@ -131,6 +131,8 @@ def test_lean_kernel_starts_with_one_thread_no_figures_no_iri_grammar_no_pandas_
         "model = torch.nn.Linear(1, 1)\n"  # training registers torch operators, which walks sys.modules
         "optimizer = torch.optim.Adam(model.parameters())\n"
         "optimizer.zero_grad(); model(torch.ones(1)).sum().backward(); optimizer.step()\n"
+        "from graded_networks.networks import describe\n"  # what the export cell does: traced with torch.fx
+        "describe(torch.nn.Sequential(model, torch.nn.Tanh()), torch.ones(2, 1), 'model')\n"
         "print(torch.get_num_threads(), matplotlib.get_backend(), sys.modules.get('rfc3987_syntax'),\n"
         "      type(sys.modules['pandas']).__name__, type(sys.modules['nbconvert']).__name__, '_lean_kernel' in dir(),\n"
         "      type(sys.modules['torch._dynamo']).__name__, 'torch._dynamo.convert_frame' in sys.modules)"
