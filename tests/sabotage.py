@@ -186,7 +186,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "the training budget is not enforced",
-        "assignments/fcnn/fcnn_lesson/grading.py", "trained_epochs > MAX_EPOCHS", "trained_epochs > 10 * MAX_EPOCHS",
+        "engine/graded_networks/verdict.py", "trained_epochs > max_epochs", "trained_epochs > 10 * max_epochs",
         ("tests/fcnn/test_grading_checks.py", CORPUS), ("over-the-epoch-budget",),
     ),
     Sabotage(
@@ -226,6 +226,12 @@ class Outcome:
     tail: str
 
 
+def stale(sabotages: list[Sabotage]) -> list[str]:
+    """Why each sabotage that no longer applies (its text not found exactly once where it says) does not."""
+    found = [(s, (REPO / s.path).read_text().count(s.old) if (REPO / s.path).is_file() else 0) for s in sabotages]
+    return [f"{s.name!r}: its text occurs {n} times in {s.path}" for s, n in found if n != 1]
+
+
 def scratch_copy(sabotage: Sabotage | None) -> pathlib.Path:
     """A copy of the repository (no virtualenv, no builds) with ``sabotage`` applied, if any."""
     root = pathlib.Path(tempfile.mkdtemp(prefix="sabotage-"))
@@ -262,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = [s for s in SABOTAGES if not args.names or any(n in s.name for n in args.names)]
     started = time.monotonic()
+
+    if problems := stale(chosen):  # before the baseline's minutes, not after them
+        print("[sabotage] these no longer apply; the code moved under them:\n  " + "\n  ".join(problems))
+        return 2
 
     tests = tuple(dict.fromkeys(t for s in chosen for t in s.tests))
     cases = tuple(dict.fromkeys(c for s in chosen for c in s.cases))
