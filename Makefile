@@ -48,8 +48,7 @@ $(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup
 	@# pip looks each package up in every index, one after another: most of its minute. requirements.txt pins
 	@# every package, so nothing needs resolving (--no-deps; pip check proves none is missing), and two pips
 	@# install half of the pins each, side by side (50 s instead of 70).
-	grep -v '^#' requirements.txt | awk 'NF && NR % 2' > $(VENV)/pins-odd.txt
-	grep -v '^#' requirements.txt | awk 'NF && !(NR % 2)' > $(VENV)/pins-even.txt
+	awk '!/^#/ && NF { print > ("$(VENV)/pins-" (n++ % 2 ? "even" : "odd") ".txt") }' requirements.txt
 	$(PIP_INSTALL) -r $(VENV)/pins-odd.txt & odd=$$!; $(PIP_INSTALL) -r $(VENV)/pins-even.txt && wait $$odd
 	$(PY) -m pip check
 	@# pip byte-compiles one file at a time (a minute, mostly torch); compileall uses every core. The grading

@@ -34,7 +34,9 @@ class _DeferredModule(importlib.util._LazyModule):  # private (there since Pytho
 
 
 class _DeferringLoader(importlib.util.LazyLoader):
-    deferred_class = _DeferredModule
+    def __init__(self, loader, deferred_class):
+        super().__init__(loader)
+        self.deferred_class = deferred_class
 
     def exec_module(self, module):
         super().exec_module(module)
@@ -57,8 +59,7 @@ class _DeferredImports(importlib.abc.MetaPathFinder):
             spec = finder.find_spec(name, path, target)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _DeferringLoader(spec.loader)
-                    spec.loader.deferred_class = self.deferred_class
+                    spec.loader = _DeferringLoader(spec.loader, self.deferred_class)
                 return spec
         return None
 
@@ -85,14 +86,15 @@ def _disable_once_loaded(fn=None, *args, **kwargs):
     compiling it; once a notebook loads the compiler (``torch.compile``), the real ``disable`` wraps it."""
     if fn is None or _compiler_loaded():
         return sys.modules["torch._dynamo"].disable(fn, *args, **kwargs)
-    disabled = []
+    disabled = None
 
     def call(*call_args, **call_kwargs):
+        nonlocal disabled
         if not _compiler_loaded():
             return fn(*call_args, **call_kwargs)
-        if not disabled:
-            disabled.append(sys.modules["torch._dynamo"].disable(fn, *args, **kwargs))
-        return disabled[0](*call_args, **call_kwargs)
+        if disabled is None:
+            disabled = sys.modules["torch._dynamo"].disable(fn, *args, **kwargs)
+        return disabled(*call_args, **call_kwargs)
 
     return call
 
