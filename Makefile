@@ -11,14 +11,14 @@ PIP_INSTALL := $(PY) -m pip install --quiet --quiet --disable-pip-version-check 
 # A=NAME picks one assignment (a folder under assignments/); `make assign` without it builds every one.
 A ?=
 
-.PHONY: help install browser assign new test test-handout lint sabotage bench grade calibrate clean
+.PHONY: help install browser sandbox assign new test test-handout lint sabotage bench grade calibrate clean
 
 help:
 	@echo "make assign [A=NAME]   build student/, solutions/ and autograder/ from assignments/ (installs first)"
 	@echo "make new A=NAME        start an assignment: a master notebook wired to the engine, one small exercise"
 	@echo "make test              run the test suite, which grades real notebooks as Gradescope does (installs first)"
 	@echo "make test-handout       set up a fresh environment from each handed-out folder alone and run its first cells"
-	@echo "make grade A=NAME SUBMISSIONS=DIR [MANUAL=CSV]   grade a folder: DIR/graded/grades.csv, report.md, manual/"
+	@echo "make grade A=NAME SUBMISSIONS=DIR [MANUAL=CSV] [TRUST=1]   grade a folder: DIR/graded/grades.csv, report.md, manual/"
 	@echo "make bench A=NAME      time and measure building, grading and running the notebook (about 5 minutes)"
 	@echo "make calibrate A=NAME  run the assignment's calibration (fcnn: a zoo of 3,000 models, about 9 minutes)"
 	@echo "make lint              ruff, with the configuration in pyproject.toml"
@@ -33,7 +33,7 @@ install: $(INSTALLED)
 # pdftotext (poppler-utils) reads the PDF back.
 CHROMIUM := /usr/bin/chromium
 PDFTOTEXT := /usr/bin/pdftotext
-browser: install $(CHROMIUM) $(PDFTOTEXT)
+browser: install sandbox $(CHROMIUM) $(PDFTOTEXT)
 	@if [ -x $(CHROMIUM) ]; then $(PY) -m instructor.playwright_chromium $(CHROMIUM); fi
 
 $(CHROMIUM) $(PDFTOTEXT) &:
@@ -41,6 +41,16 @@ $(CHROMIUM) $(PDFTOTEXT) &:
 	echo "[install] installing Debian's chromium and poppler-utils for the browser test (needs root)" && \
 	apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils
+
+# Every grading boxes its notebook with Debian's bubblewrap (engine/grading_engine/sandbox.py says why).
+BWRAP := /usr/bin/bwrap
+sandbox: $(BWRAP)
+
+$(BWRAP):
+	@if [ "$$(id -u)" != 0 ]; then echo "[install] grading boxes each notebook with bubblewrap: apt-get install bubblewrap (as root); without it, grading as an ordinary user refuses untrusted notebooks"; exit 0; fi; \
+	echo "[install] installing Debian's bubblewrap, the box every grading runs in (needs root)" && \
+	apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
 
 $(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup.py
 	@echo "[install] creating $(VENV) and installing pinned dependencies (requirements.txt)"
@@ -63,7 +73,7 @@ $(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e engine -e .
 	touch $@
 
-assign: install
+assign: install sandbox
 	$(PY) -m instructor.assign $(A)
 
 new: install
@@ -75,12 +85,12 @@ new: install
 test: install browser
 	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not handout"
 
-test-handout: install
+test-handout: install sandbox
 	$(PY) -m pytest -n 2 -m handout
 
-grade: install
+grade: install sandbox
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade A=name SUBMISSIONS=path/to/folder [MANUAL=.../manual/scores.csv]"; exit 2; }
-	$(PY) -m instructor.grade "$(SUBMISSIONS)" $(if $(A),--assignment $(A)) $(if $(MANUAL),--manual "$(MANUAL)")
+	$(PY) -m instructor.grade "$(SUBMISSIONS)" $(if $(A),--assignment $(A)) $(if $(MANUAL),--manual "$(MANUAL)") $(if $(TRUST),--trust-notebooks)
 
 # The linter (its configuration is pyproject.toml's; tests/engine/test_lint.py runs it too).
 lint: install
@@ -91,7 +101,7 @@ lint: install
 sabotage: install browser
 	$(PY) tests/sabotage.py
 
-bench: install
+bench: install sandbox
 	$(PY) -m instructor.bench $(if $(A),--assignment $(A))
 
 # Each assignment calibrates its marks its own way: its calibrate.py, beside its master.

@@ -113,6 +113,59 @@ def without_skip_markers(notebook: pathlib.Path, dest: pathlib.Path) -> pathlib.
     return dest
 
 
+YARDSTICK = "plain otter: a trivial one-cell torch notebook"
+
+TRIVIAL_MASTER = [
+    nbformat.v4.new_raw_cell("# ASSIGNMENT CONFIG\nname: trivial\nfiles: []\nexport_cell: false\ngenerate: true\n"),
+    nbformat.v4.new_raw_cell("# BEGIN QUESTION\nname: q1\npoints: 1"),
+    nbformat.v4.new_code_cell("import torch\ntotal = torch.ones(3).sum().item()  # SOLUTION"),
+    nbformat.v4.new_raw_cell("# BEGIN TESTS"),
+    nbformat.v4.new_code_cell("assert total == 3"),
+    nbformat.v4.new_raw_cell("# END TESTS"),
+    nbformat.v4.new_raw_cell("# END QUESTION"),
+]
+"""The yardstick's master: otter's own format, none of the kit's plugins."""
+
+
+def trivial_zip(work: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """Plain ``otter assign`` of a one-cell torch notebook: its autograder zip and its solutions notebook."""
+    master = work / "trivial" / "trivial.ipynb"
+    master.parent.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=TRIVIAL_MASTER), master)
+    dist = work / "trivial" / "dist"
+    subprocess.run([sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs", str(master), str(dist)],
+                   check=True, capture_output=True, cwd=master.parent)  # fmt: skip
+    (zip_path,) = (dist / "autograder").glob("trivial-autograder_*.zip")
+    return zip_path, dist / "autograder" / "trivial.ipynb"
+
+
+WIDE_NETWORK = """\
+torch.manual_seed(0)
+layers = [nn.Linear(1, {width}), nn.ReLU()]
+for _ in range({depth} - 1):
+    layers += [nn.Linear({width}, {width}), nn.ReLU()]
+just_right_regressor = nn.Sequential(*layers, nn.Linear({width}, 1))
+train_and_test_regression_model(just_right_regressor, num_epochs={epochs}, reporting_interval=0, lr=0.001, optimizer="adam")
+"""
+LARGEST_DESCRIPTION = """\
+torch.manual_seed(0)  # 1,000 operations, the cap (graded_networks.networks.MAX_NODES), counting the input
+just_right_regressor = nn.Sequential(nn.Linear(1, 8), *[nn.ReLU() for _ in range(997)], nn.Linear(8, 1))
+train_and_test_regression_model(just_right_regressor, num_epochs=1, reporting_interval=0)
+"""
+
+
+def with_regressor(solutions: pathlib.Path, answer: str, dest: pathlib.Path) -> pathlib.Path | None:
+    """The solutions with the regression exercise answered by ``answer`` (fcnn's graded name), or None elsewhere."""
+    nb = nbformat.read(solutions, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "just_right_regressor = " in c.source and "train_" in c.source]
+    if len(cells) != 1:
+        return None
+    cells[0].source = answer
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+    return dest
+
+
 def run_benchmarks(work: pathlib.Path, name: str) -> list[Measurement]:
     kit = work / "kit"
     rows = [
@@ -126,11 +179,21 @@ def run_benchmarks(work: pathlib.Path, name: str) -> list[Measurement]:
     zip_path = kit / "autograder" / name / f"{name}-autograder.zip"
     solutions = kit / "solutions" / name / f"{name}.ipynb"
     student = kit / "student" / name / f"{name}.ipynb"
+    trivial, trivial_solutions = trivial_zip(work)
+    rows.append(measure(YARDSTICK, grade_command(trivial, trivial_solutions), note="the yardstick: otter alone, same entry point", repeat=3))
     rows.append(measure("grade the solutions", grade_command(zip_path, solutions), note="demo cells skipped", repeat=3))
     rows.append(
         measure("grade the solutions, one core", grade_command(zip_path, solutions, cpus="0"), note="`taskset -c 0`", repeat=3)
     )
     rows.append(measure("grade the untouched student notebook", grade_command(zip_path, student), repeat=3))
+    for label, answer in (
+        ("a wide honest network (4x512 ReLU)", WIDE_NETWORK.format(width=512, depth=4, epochs=300)),
+        ("a wider one (8x1024 ReLU, 7.3 M weights)", WIDE_NETWORK.format(width=1024, depth=8, epochs=8)),
+        ("the largest description the caps allow (1,000 operations)", LARGEST_DESCRIPTION),
+    ):
+        notebook = with_regressor(solutions, answer, work / label.split(" (")[0].replace(" ", "-") / f"{name}.ipynb")
+        if notebook is not None:  # the lesson's regression exercise (fcnn)
+            rows.append(measure(f"grade {label}", grade_command(zip_path, notebook), note="the regression answer replaced"))
     baseline = without_skip_markers(solutions, work / "baseline" / f"{name}.ipynb")
     rows.append(measure("baseline: grade the solutions, nothing skipped", grade_command(zip_path, baseline), note="every demo cell runs"))
 
@@ -151,13 +214,16 @@ def run_benchmarks(work: pathlib.Path, name: str) -> list[Measurement]:
 
 def table(rows: list[Measurement]) -> str:
     solutions_wall = next(r.wall_s for r in rows if r.label == "grade the solutions")
+    yardstick_cpu = next(r.cpu_s for r in rows if r.label == YARDSTICK)
     lines = [
-        "| what | wall (s) | CPU (s) | peak memory (MB) | wall / grading the solutions | notes |",
-        "|---|---:|---:|---:|---:|---|",
+        "| what | wall (s) | CPU (s) | peak memory (MB) | wall / grading the solutions | CPU / plain otter | notes |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        ratio = f"{r.wall_s / solutions_wall:.1f}×" if r.label != "build the kit (`make assign`)" else ""
-        lines.append(f"| {r.label} | {r.wall_s:.1f} | {r.cpu_s:.1f} | {r.peak_mb:.0f} | {ratio} | {r.note} |")
+        grading = r.label != "build the kit (`make assign`)"
+        ratio = f"{r.wall_s / solutions_wall:.1f}×" if grading else ""
+        against = f"{r.cpu_s / yardstick_cpu:.2f}×" if grading else ""
+        lines.append(f"| {r.label} | {r.wall_s:.1f} | {r.cpu_s:.1f} | {r.peak_mb:.0f} | {ratio} | {against} | {r.note} |")
     return "\n".join(lines)
 
 

@@ -167,6 +167,78 @@ def grade_like_gradescope(autograder_zip: pathlib.Path, submission: pathlib.Path
     return Graded(results, log, root / "results" / "results.json", time.monotonic() - started)
 
 
+DOCKER_CAPABILITIES = ("-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,"
+                       "+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap")  # fmt: skip
+"""Docker's default capability set, which Gradescope's container runs as root with: no CAP_SYS_ADMIN."""
+
+GRADESCOPE_MEMORY_MB = 768
+"""Gradescope's default container: 768 MB for everything, half a CPU."""
+
+
+@dataclass
+class Container:
+    """What a grading in :func:`grade_here` cost: its peak memory (the cgroup's, page cache included) and OOM kills."""
+
+    peak_mb: float
+    oom_kills: int
+
+
+def _cgroup_v1(controller: str) -> pathlib.Path | None:
+    base = pathlib.Path("/sys/fs/cgroup") / controller
+    return base if (base / "cgroup.procs").exists() and os.access(base, os.W_OK) else None
+
+
+def grade_here(autograder_zip: pathlib.Path, notebook: pathlib.Path, capabilities: str | None = None, bwrap: bool = True,
+               container: bool = False) -> dict:  # fmt: skip
+    """``python -m grading_engine.gradescope`` (the README's command) as root, with ``capabilities`` (Docker's: no
+    CAP_SYS_ADMIN), without bubblewrap if ``bwrap`` is False, and in a ``container`` as close to Gradescope's default as
+    this machine allows (a cgroup of 768 MB for the whole grading and half a CPU; skipped where cgroups are not
+    writable). Returns results.json with ``log``, ``folder`` (the graded folder, kept) and ``container`` added."""
+    import subprocess
+    import uuid
+
+    command = [sys.executable, "-m", "grading_engine.gradescope", str(autograder_zip), str(notebook)]
+    if capabilities:
+        command = ["setpriv", f"--bounding-set={capabilities}", f"--inh-caps={capabilities}", "--", *command]
+    groups = []
+    if container:
+        memory, cpu = _cgroup_v1("memory"), _cgroup_v1("cpu")
+        if memory is None:
+            pytest.skip("no writable memory cgroup (v1) here to hold the grading to 768 MB")
+        groups.append(memory / f"kit-grading-{uuid.uuid4().hex[:12]}")
+        groups[0].mkdir()
+        (groups[0] / "memory.limit_in_bytes").write_text(str(GRADESCOPE_MEMORY_MB * 2**20))
+        if cpu is not None:
+            groups.append(cpu / groups[0].name)
+            groups[1].mkdir()
+            (groups[1] / "cpu.cfs_period_us").write_text("100000")
+            (groups[1] / "cpu.cfs_quota_us").write_text("50000")  # half a CPU
+        enter = "; ".join(f'echo $$ > "{group}/cgroup.procs"' for group in groups)
+        command = ["sh", "-c", f'{enter}; exec "$@"', "sh", *command]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KIT_BWRAP")}
+    if not bwrap:
+        env["KIT_BWRAP"] = ""  # as if bubblewrap were missing, or user namespaces refused
+    try:
+        run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        cost = None
+        if groups:
+            oom = (groups[0] / "memory.oom_control").read_text().split()
+            kills = int(oom[oom.index("oom_kill") + 1]) if "oom_kill" in oom else 0
+            cost = Container(int((groups[0] / "memory.max_usage_in_bytes").read_text()) / 2**20, kills)
+    finally:
+        for group in groups:
+            for _ in range(50):  # its processes take a moment to leave it
+                try:
+                    group.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+    folder = pathlib.Path(run.stdout.split("grading in ", 1)[1].split(";", 1)[0])
+    results_file = folder / "results" / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    return results | {"log": run.stdout + run.stderr, "folder": folder, "container": cost}
+
+
 class Grader:
     """Grades submission files with a built autograder zip, each file once in a test run, several at a time.
 

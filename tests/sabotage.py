@@ -46,17 +46,63 @@ class Sabotage:
 
 
 CORPUS = "tests/fcnn/test_corpus.py"
+CROSS = "tests/fcnn/test_cross_grading.py"
+BUDGET = "tests/fcnn/test_gradescope_budget.py"
 SABOTAGES = [
     Sabotage(
-        "the kernel sees a package's copy of held-back data (Limits.hidden not mounted over)",
-        "engine/grading_engine/kernel_launch.py", "        hide(args.hide)", "        pass",
+        "the kernel sees a package's copy of held-back data (the box does not cover Limits.hidden)",
+        "engine/grading_engine/sandbox.py",
+        '            args += ["--size", "4096", "--tmpfs", str(path), "--remount-ro", str(path)]', "            pass",
         ("tests/digits/test_digits.py::test_a_notebook_searching_every_file_it_can_read_finds_no_heldout_digit",),
     ),
     Sabotage(
-        "the kernel shares /tmp, /var/tmp, /dev/shm with other gradings on the machine (no private_scratch)",
-        "engine/grading_engine/kernel_launch.py", "        private_scratch([*args.keep, os.getcwd()], 2 * args.max_file_mb)", "        pass",
+        "the box shows the machine's /tmp and /var/tmp (shared with other gradings) instead of folders of its own",
+        "engine/grading_engine/sandbox.py", '        args += ["--bind", str(sandbox.scratch / name), path]', '        args += ["--bind", path, path]',
         (f"{CORPUS}::test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind",),
         ("spies-and-kills-the-grader",),
+    ),
+    Sabotage(
+        "no box: the kernel shares the machine's network, processes and files",
+        "engine/grading_engine/sandbox.py", "        sandbox.box = box if works else []", "        sandbox.box = []",
+        (f"{CROSS}::test_an_attacker_in_a_batch_reaches_no_other_grading",),
+    ),
+    Sabotage(
+        "a grading's processes outlive it (no kill(-1) sweep as its uid)",
+        "engine/grading_engine/sandbox.py",
+        "        return kill_every_process_of(self.uid, self.gid) if self.uid is not None else 0", "        return 0",
+        (f"{CROSS}::test_where_no_box_can_be_made_a_uid_of_its_own_and_the_sweep_still_end_every_process",),
+    ),
+    Sabotage(
+        "the kernel writes to the grader's own streams (its output not sent to a log of its own)",
+        "engine/grading_engine/kernel_launch.py", "        os.dup2(log, stream)", "        pass",
+        (f"{CROSS}::test_an_attacker_in_a_batch_reaches_no_other_grading",),
+    ),
+    Sabotage(
+        "the added description cells get time of their own, outside the notebook's budget",
+        "engine/grading_engine/safeguards.py",
+        "        if cell.metadata.get(EXPORT_KEY) == LAST_EXPORT and left < EXPORT_GRACE_S:", "        if cell.metadata.get(EXPORT_KEY):",
+        (f"{CORPUS}::test_the_added_description_cells_stay_inside_the_notebooks_budget",), ("slow-evaluation-everywhere",),
+    ),
+    Sabotage(
+        "a rebuilt network evaluates every held-out row at once",
+        "engine/graded_networks/networks.py", "        if x.shape[0] > CHUNK_ROWS:", "        if False:",
+        (f"{BUDGET}::test_a_wide_honest_network_is_graded_within_768_mb",),
+    ),
+    Sabotage(
+        "a description's cost is not checked before it is built",
+        "engine/graded_networks/networks.py", "        check_cost(description, name)", "        pass",
+        (f"{BUDGET}::test_a_description_past_the_caps_is_refused_by_the_check_and_the_grader_alike",),
+    ),
+    Sabotage(
+        "a description is parsed whatever the number of values in it",
+        "engine/grading_engine/otter_plugins.py",
+        '        if written and written.count(b",") > MAX_DESCRIPTION_VALUES:', "        if False:",
+        (f"{BUDGET}::test_a_forged_description_too_large_to_parse_is_refused_before_parsing",),
+    ),
+    Sabotage(
+        "an ordinary user without a box grades untrusted notebooks with their own rights",
+        "engine/grading_engine/sandbox.py", '        if os.environ.get(TRUST_ENV) != "1":', "        if False:",
+        ("tests/engine/test_hidden.py",),
     ),
     Sabotage(
         "the kernel stays dumpable: a kernel graded beside it, as the same user, may read its memory",
@@ -86,7 +132,7 @@ SABOTAGES = [
         "engine/grading_engine/safeguards.py",
         "    otter_logging.pickle = types.SimpleNamespace(loads=lambda data: _NoClassesUnpickler(io.BytesIO(data)).load())",
         "    pass",
-        (CORPUS,), ("attacks-log-server",),
+        ("tests/engine/test_safeguards.py::test_otters_log_server_decodes_records_without_unpickling_objects",),
     ),
     Sabotage(
         "nbconvert's executor is not replaced (no time limit, a dead kernel crashes grading)",
@@ -95,7 +141,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "no time limit (a cell may run forever)",
-        "engine/grading_engine/safeguards.py", "        return max(1, math.ceil(self._deadline - time.monotonic()))", "        return None",
+        "engine/grading_engine/safeguards.py", "        return max(1, math.ceil(left))  # up to the deadline, not short of it", "        return None",
         (CORPUS,), ("infinite-loop-between-exercises",), {"KIT_GRADE_TIMEOUT": "150"},
     ),
     Sabotage(
@@ -142,7 +188,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "the kernel keeps the grader's rights (root)",
-        "engine/grading_engine/sandbox.py", "    sandbox.uid, sandbox.gid = prepare_image()", "    return sandbox",
+        "engine/grading_engine/sandbox.py", "    if sandbox.uid is None:\n        return []", "    if True:\n        return []",
         (CORPUS,), ("escapes-the-sandbox", "spies-and-kills-the-grader"),
     ),
     Sabotage(
@@ -152,7 +198,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "the kernel may regain privileges (no no_new_privs)",
-        "engine/grading_engine/kernel_launch.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
+        "engine/grading_engine/sandbox.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
         (CORPUS,), ("spies-and-kills-the-grader",),
     ),
     Sabotage(

@@ -1,14 +1,16 @@
-"""Start a grading kernel without the grader's rights: the sandboxed kernelspec's command (see ``sandbox.py``).
+"""Start a grading kernel in its box: the boxed kernelspec's command (see ``sandbox.py``), run by the grader.
 
-Run as root by the grading process (``python -I``: nothing from the submission's folder is importable here,
-and this file imports only the standard library). It gives the kernel a home folder of its own with a copy
-of the connection file, then becomes the kernel through util-linux's ``setpriv``: the kernel user and group,
-no supplementary groups, no capabilities, ``no_new_privs`` (no setuid program can give root back), and a
-cap on the size of any file it writes. Paths given with ``--hide`` (data the lesson holds back that an installed
-package ships) are covered, in a mount namespace of the kernel's own: a folder by an empty read-only one, a file
-by /dev/null. With ``--private-tmp``, the kernel's temporary folders (/tmp, /var/tmp, /dev/shm, /run/lock) are
-empty ones of its own, with only the ``--keep`` paths in them: on a machine that grades several notebooks,
-at once or one after another, a notebook cannot read what another left or is writing there.
+Run with the grader's rights (``python -I``: nothing from the submission's folder is importable here, and this file
+imports only the standard library). It gives the kernel a copy of the connection file in its home, sends the
+kernel's standard output and error to this grading's log file (never the grader's own streams), caps the size of
+any file it writes, then runs the command after ``--``: ``setpriv`` becoming the grading's own uid (as root: no
+supplementary groups, no capabilities, ``no_new_privs``, so no setuid program gives root back), bubblewrap's box
+where one can be made, then the kernel.
+
+Where no box can be made and grading runs as root with ``CAP_SYS_ADMIN``, this file makes what it can itself, in a
+mount namespace of the kernel's own: paths given with ``--hide`` are covered (a folder by an empty read-only one, a
+file by /dev/null), and with ``--private-tmp`` the kernel's temporary folders (/tmp, /var/tmp, /dev/shm, /run/lock)
+are empty ones of its own, with only the ``--keep`` paths in them.
 """
 
 import argparse
@@ -86,10 +88,11 @@ def private_scratch(keep: list[str], size_mb: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    for option in ("--uid", "--gid", "--max-file-mb"):
-        parser.add_argument(option, type=int, required=True)
+    parser.add_argument("--uid", type=int)
+    parser.add_argument("--gid", type=int)
+    parser.add_argument("--max-file-mb", type=int, required=True)
     parser.add_argument("--home", required=True)
-    parser.add_argument("--setpriv", required=True)
+    parser.add_argument("--log", required=True)
     parser.add_argument("--connection-file", required=True)
     parser.add_argument("--hide", action="append", default=[])
     parser.add_argument("--private-tmp", action="store_true")
@@ -97,13 +100,21 @@ def main() -> None:
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
 
-    # the connection file lives in the grader's private runtime folder: the kernel gets its own copy
+    # the connection file (its key) lives in the grader's private runtime folder: the kernel gets its own copy, in
+    # its home, which only it (and the grader) may open
     connection = os.path.join(args.home, "kernel-connection.json")
     shutil.copyfile(args.connection_file, connection)
-    for folder, dirs, files in os.walk(args.home):
-        for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
-            os.lchown(name, args.uid, args.gid)
-    if args.hide or args.private_tmp:
+    os.chmod(connection, 0o600)
+    if args.uid is not None:
+        for folder, dirs, files in os.walk(args.home):
+            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                os.lchown(name, args.uid, args.gid)
+    # never the grader's own streams: what the kernel prints goes to a file of this grading, capped below
+    log = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    for stream in (1, 2):
+        os.dup2(log, stream)
+    os.close(log)
+    if args.hide or args.private_tmp:  # no box could be made: what a mount namespace of its own gives
         own_mount_namespace()
         hide(args.hide)
     if args.private_tmp:
@@ -112,15 +123,15 @@ def main() -> None:
     limit = args.max_file_mb * 2**20
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # one runaway file cannot fill the disk alone
 
-    # jupyter_client has put the original file's path in the command (after "--"): point it at the copy
+    # jupyter_client has put the original file's path in the command (after "--"): point it at the copy. The
+    # command is the kernel's, behind setpriv (becoming the kernel's uid) and bubblewrap (the box) where they apply.
     command = [connection if part == args.connection_file else part for part in args.command[1:]]
-    env = {**os.environ, "HOME": args.home, "IPYTHONDIR": os.path.join(args.home, ".ipython")}
-    os.execve(
-        args.setpriv,
-        [args.setpriv, f"--reuid={args.uid}", f"--regid={args.gid}", "--clear-groups", "--no-new-privs",
-         "--inh-caps=-all", "--bounding-set=-all", "--", *command],
-        env,
-    )
+    user = f"kit-grading-{args.uid}" if args.uid is not None else os.environ.get("USER", "kit")
+    env = {**os.environ, "HOME": args.home, "IPYTHONDIR": os.path.join(args.home, ".ipython"), "USER": user, "LOGNAME": user}
+    # ipykernel would poll for its parent and, in a box, find the box's first process (pid 1) and exit: the grader
+    # ends the box itself (bubblewrap's --die-with-parent, the grading's sweep)
+    env.pop("JPY_PARENT_PID", None)
+    os.execve(command[0], command, env)
 
 
 if __name__ == "__main__":

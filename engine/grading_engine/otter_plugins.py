@@ -20,6 +20,7 @@ import pathlib
 import re
 import secrets
 import sys
+import time
 from dataclasses import replace
 
 import nbformat
@@ -28,6 +29,7 @@ from otter.plugins import AbstractOtterPlugin
 from graded_networks.exercise import DEFAULT_LIMITS, GradedExercise, Limits, load
 
 from . import lazy_imports
+from .startup import ENTRY_POINT
 
 DEFAULT_SEED = 42
 
@@ -121,8 +123,11 @@ def lesson_code_importable(autograder_dir: pathlib.Path) -> None:
 
 
 MAX_ERRORS_REPORTED = 5
-MAX_DESCRIPTIONS_BYTES = 64 * 2**20
-"""Graded networks' descriptions larger than this are not read (a 128x128x128 network takes about 1 MB)."""
+MAX_DESCRIPTIONS_BYTES = 128 * 2**20
+"""Graded networks' descriptions larger than this are not read (weights in base64: an 8x1024 network in float32
+takes about 40 MB, a 128x128x128 one 0.3 MB)."""
+MAX_DESCRIPTION_VALUES = 200_000
+"""Descriptions with more JSON values than this are not parsed (see ``graded_networks.networks.MAX_NODES``)."""
 
 
 NO_PDF_NOTICE = (
@@ -190,11 +195,17 @@ class GuardedGrading(AbstractOtterPlugin):
         keep_submitted_pdf(config, autograder_dir / "submission")
         limits = self.limits()
         self._redact_config(autograder_dir / "source" / "otter_config.json")
-        sandbox.prepare(autograder_dir, autograder_dir / "submission", hidden=sandbox.package_paths(limits.hidden))
+        hidden = sandbox.package_paths(sandbox.PACKAGED_DATA + tuple(limits.hidden))
+        sandbox.prepare(autograder_dir, autograder_dir / "submission", hidden=hidden)
         safeguards.REPORT.incidents.clear()
         safeguards.ignore_kernel_results()
         safeguards.decode_log_records_safely()
-        safeguards.install_guarded_executor(float(limits.time_s))
+        # the whole grading's budget, counted from this process's start: the notebook's ends early enough for it
+        grading_deadline = time.monotonic() + limits.grading_s - safeguards.process_age_s()
+        safeguards.install_guarded_executor(float(limits.time_s), grading_deadline)
+        if not config.otter_run and pathlib.Path(sys.argv[0]).name == ENTRY_POINT:  # Gradescope's run_otter.py
+            results_path = autograder_dir / "results" / "results.json"
+            safeguards.start_watchdog(grading_deadline, lambda: _out_of_time(results_path, limits.grading_s))
         safeguards.adopt_orphans()
         _add_kernel_startup("10-memory-limit.py", safeguards.memory_limit_startup(limits.memory_mb))
         _add_kernel_startup("20-private-memory.py", safeguards.private_memory_startup())
@@ -225,14 +236,37 @@ class GuardedGrading(AbstractOtterPlugin):
 
     def after_grading(self, results) -> None:
         from .safeguards import REPORT, kill_descendants
+        from .sandbox import current
 
         stopped = kill_descendants()
+        current().end()  # as root: every process of the grading's uid, whatever outran the scan above
+        tail = current().log_tail()
+        if tail.strip() and REPORT.incidents:  # for the instructor's log: what the kernel printed when something went wrong
+            print(f"[autograder] the kernel's own output ended with:\n{tail}", file=sys.stderr, flush=True)
         notes = list(REPORT.incidents)
         if stopped:
             notes.append(f"The notebook left {stopped} background process(es) running; the autograder stopped them.")
         notes.extend(_cell_errors(results.notebook))
         if notes:
             results.set_output("While your notebook ran in the autograder:\n- " + "\n- ".join(notes))
+
+
+def _out_of_time(results_path: pathlib.Path, grading_s: int) -> None:
+    """The whole grading's budget is spent: stop every process of the grading, write the results, and exit, before
+    Gradescope's own timeout leaves the student with none."""
+    from . import results
+    from .safeguards import REPORT, kill_descendants
+    from .sandbox import current
+
+    kill_descendants()
+    current().end()
+    results.write_fallback(
+        results_path,
+        f"The autograder ran out of time ({grading_s} s for the whole grading) while {REPORT.doing}. Nothing was graded. "
+        "Make sure the notebook runs top to bottom well within the time limit the notebook states, and that "
+        "evaluating your graded networks is quick.",
+    )
+    os._exit(1)
 
 
 def _cell_errors(notebook: nbformat.NotebookNode | None) -> list[str]:
@@ -341,7 +375,7 @@ class HeldOutGrading(AbstractOtterPlugin):
         return exercises
 
     def before_execution(self, submission: nbformat.NotebookNode | str) -> nbformat.NotebookNode | str:
-        from .safeguards import EXPORT_KEY
+        from .safeguards import EXPORT_KEY, LAST_EXPORT
         from .sandbox import kernel_writable_file
 
         self._export_path = str(kernel_writable_file("graded-networks-"))
@@ -359,15 +393,15 @@ class HeldOutGrading(AbstractOtterPlugin):
             return submission + "\n" + source
         mentions = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
 
-        def export_cell() -> nbformat.NotebookNode:
-            return nbformat.v4.new_code_cell(source, metadata={EXPORT_KEY: True})
+        def export_cell(last: bool = False) -> nbformat.NotebookNode:
+            return nbformat.v4.new_code_cell(source, metadata={EXPORT_KEY: LAST_EXPORT if last else True})
 
         cells = []
         for cell in submission.cells:
             cells.append(cell)
             if cell.cell_type == "code" and mentions.search(cell.source):
                 cells.append(export_cell())
-        submission.cells = cells + [export_cell()]
+        submission.cells = cells + [export_cell(last=True)]
         return submission
 
     def after_grading(self, results) -> None:
@@ -375,15 +409,18 @@ class HeldOutGrading(AbstractOtterPlugin):
 
         from graded_networks.verdict import BANDS, SubmissionError, graded_network
 
+        from .safeguards import REPORT
+
         if _fingerprint(self._code) != self._fingerprint:
             raise RuntimeError("the autograder's own files changed while the notebook ran: not graded")
-        descriptions = self._read_descriptions()
+        descriptions, unread = self._read_descriptions()
         seeds = (self.plugin_config or {}).get("heldout_seeds", {})
         data = (self.plugin_config or {}).get("heldout_data", {})
         for question, exercise in self._exercises.items():
             test_file, name = self._test_files[question], exercise.network
+            REPORT.doing = f"measuring `{name}` on held-out data"
             try:
-                network = graded_network(name, descriptions.get(name))
+                network = graded_network(name, {"error": unread} if unread else descriptions.get(name))
             except SubmissionError as e:
                 GRADED[question] = {"band": None, "error": str(e)}
                 test_file.test_case_results = [  # the reason once, under the first case
@@ -418,13 +455,21 @@ class HeldOutGrading(AbstractOtterPlugin):
     def _questions(self) -> dict:
         return (self.plugin_config or {}).get("questions", {})
 
-    def _read_descriptions(self) -> dict:
+    def _read_descriptions(self) -> tuple[dict, str | None]:
+        """The graded networks' descriptions, and why none can be read when they are too large to read safely."""
         from .sandbox import read_kernel_file
 
         path = getattr(self, "_export_path", None)
         written = read_kernel_file(pathlib.Path(path), MAX_DESCRIPTIONS_BYTES) if path else None
+        # what parsing costs grows with the number of JSON values, which the commas count (weights are base64
+        # strings, so an honest description has a few per operation): counted before anything is parsed
+        if written and written.count(b",") > MAX_DESCRIPTION_VALUES:
+            return {}, (
+                "The graded networks' description is larger than the autograder reads (more than "
+                f"{MAX_DESCRIPTION_VALUES:,} values): the exercise's networks need far fewer operations."
+            )
         try:
             descriptions = json.loads(written) if written else {}
         except (ValueError, RecursionError):
-            return {}  # no description cell finished (or a forged one): each network reads as missing
-        return descriptions if isinstance(descriptions, dict) else {}
+            return {}, None  # no description cell finished (or a forged one): each network reads as missing
+        return (descriptions if isinstance(descriptions, dict) else {}), None

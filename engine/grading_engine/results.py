@@ -77,6 +77,12 @@ def _finish(results: pathlib.Path, raised: list[BaseException]) -> None:
         traceback.print_exc()
 
 
+def write_fallback(results: pathlib.Path, message: str) -> None:
+    """Write a zero with ``message`` as Gradescope's results, unless results are written already."""
+    if results.parent.is_dir() and not results.exists():
+        results.write_text(json.dumps({"score": 0, "output": message, "tests": []}, indent=4))
+
+
 def _add_graded_data(results: pathlib.Path) -> None:
     from .otter_plugins import GRADED
 

@@ -38,10 +38,18 @@ CELL_KEY = "grading_cell"
 """Cell metadata: the cell's number and first line in the notebook as submitted, to name it in messages."""
 
 EXPORT_KEY = "grading_export"
-"""Cell metadata of the cells ``HeldOutGrading`` adds: they run even after the time budget is spent."""
+"""Cell metadata of the cells ``HeldOutGrading`` adds; the last of them (:data:`LAST_EXPORT`) runs even after the
+notebook's budget is spent, so that the answers given so far are graded."""
+LAST_EXPORT = "last"
 
 EXPORT_GRACE_S = 30
-"""Time each added export cell gets, on top of the notebook's budget."""
+"""Time the last added export cell gets after the notebook's budget is spent (the others count against it)."""
+
+ASSESSMENT_S = 30
+"""Kept of the whole grading's budget for what follows the notebook: the held-out assessment and the results."""
+
+MAX_OUTPUT_BYTES = 4 * 2**20
+"""What the grader keeps of everything the notebook's cells print: the rest is dropped (nothing graded reads it)."""
 
 KERNEL_STARTS = 2
 """How many kernels grading starts before it gives up on one that never answers (none of the notebook has run yet)."""
@@ -49,9 +57,11 @@ KERNEL_STARTS = 2
 
 @dataclass
 class RunReport:
-    """What went wrong while the notebook ran, in sentences a student can act on."""
+    """What went wrong while the notebook ran, in sentences a student can act on, and what grading is doing now."""
 
     incidents: list[str] = field(default_factory=list)
+    doing: str = "starting"
+    """What the grading is doing, for a message if its whole budget runs out (``start_watchdog``)."""
 
 
 REPORT = RunReport()
@@ -115,24 +125,43 @@ def decode_log_records_safely() -> None:
 class GuardedExecutePreprocessor(ExecutePreprocessor):
     """nbconvert's executor with a time budget for the whole notebook and tolerance of a dead kernel.
 
-    Each cell may run for what is left of the budget; a cell still running then is interrupted
-    (KeyboardInterrupt in the kernel) and the cells after it are skipped, except the export cells,
-    which get :data:`EXPORT_GRACE_S` each so that the answers given so far are still graded. When the
+    Each cell may run for what is left of the budget, the added export cells too; a cell still running then is
+    interrupted and the cells after it are skipped, except the last export cell, which gets :data:`EXPORT_GRACE_S`
+    so that the answers given so far are still graded. The budget ends early enough for the whole grading to end
+    within ``grading_deadline``. What the cells print is kept up to :data:`MAX_OUTPUT_BYTES`. When the
     kernel dies (the memory limit, a crash), the remaining cells are skipped and grading goes on.
     A kernel that does not answer when it starts is replaced (up to :data:`KERNEL_STARTS` kernels): no cell
     has run then, so it is never the notebook's doing, and the budget starts when a kernel answers.
     """
 
     time_limit_s: float = 480.0
+    grading_deadline: float = math.inf
+    """When the whole grading must be done (``time.monotonic()``): the notebook's budget ends early enough for it."""
 
     def preprocess(self, nb, resources=None, km=None):
         from .sandbox import KERNELSPEC, current
 
-        if current().drops_privileges:
-            self.kernel_name = KERNELSPEC  # the kernel runs as the unprivileged kernel user (see sandbox.py)
-        self._deadline = time.monotonic() + self.time_limit_s
+        if current().prepared:
+            self.kernel_name = KERNELSPEC  # the kernel runs in this grading's box (see sandbox.py)
+        self._set_deadline()
         self._kernel_lost = False
+        self._output_bytes = 0
         return super().preprocess(nb, resources, km)
+
+    def _set_deadline(self) -> None:
+        budget_end = self.grading_deadline - EXPORT_GRACE_S - ASSESSMENT_S
+        self._deadline = min(time.monotonic() + self.time_limit_s, budget_end)
+
+    async def async_start_new_kernel(self, **kwargs):
+        from .sandbox import current
+
+        sandbox = current()
+        if sandbox.prepared:  # Unix sockets in a folder only this grading can open: the box has no network
+            self.km.transport = "ipc"
+            self.km.ip = str(sandbox.ipc / "kernel")
+        await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
 
     async def async_start_new_kernel_client(self):
         for start in range(1, KERNEL_STARTS + 1):
@@ -140,12 +169,17 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
                 client = await super().async_start_new_kernel_client()
                 break
             except RuntimeError as error:  # no answer (nbclient has shut that kernel down and dropped its manager)
+                from .sandbox import current
+
+                said = current().log_tail(2000).strip()
+                print(f"[autograder] the kernel did not start ({error})" + (f"; it printed:\n{said}" if said else ""),
+                      file=sys.stderr, flush=True)  # fmt: skip
                 if start == KERNEL_STARTS:
                     raise
-                print(f"[autograder] the kernel did not start ({error}); starting another", file=sys.stderr, flush=True)
+                print("[autograder] starting another kernel", file=sys.stderr, flush=True)
                 self.km = self.create_kernel_manager()
                 await self.async_start_new_kernel()
-        self._deadline = time.monotonic() + self.time_limit_s
+        self._set_deadline()  # the notebook's budget starts when a kernel answers
         return client
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
@@ -159,15 +193,24 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
         self.timeout_func = self._timeout
 
     def _timeout(self, cell: nbformat.NotebookNode) -> int:
-        if cell.metadata.get(EXPORT_KEY):
-            return EXPORT_GRACE_S
-        return max(1, math.ceil(self._deadline - time.monotonic()))  # up to the deadline, not short of it
+        left = self._deadline - time.monotonic()
+        if cell.metadata.get(EXPORT_KEY) == LAST_EXPORT and left < EXPORT_GRACE_S:
+            left = EXPORT_GRACE_S  # the last description: its grace, inside the whole grading's budget
+        return max(1, math.ceil(left))  # up to the deadline, not short of it
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
+        last_export = cell.metadata.get(EXPORT_KEY) == LAST_EXPORT
         export = bool(cell.metadata.get(EXPORT_KEY))
-        if self._kernel_lost or (not export and time.monotonic() >= self._deadline):
+        if not export:
+            self._last_label = cell_label(cell)
+        label = cell_label(cell) if not export else (
+            f"the autograder's description of your graded networks (after {getattr(self, '_last_label', 'the start')}), "
+            "which evaluates them"
+        )  # fmt: skip
+        REPORT.doing = f"running {label}"
+        if self._kernel_lost or (not last_export and time.monotonic() >= self._deadline):
             cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="[autograder] not run\n")]
             return cell, resources
         started = time.monotonic()
@@ -176,20 +219,59 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
         except DeadKernelError:
             self._kernel_lost = True
             REPORT.incidents.append(
-                f"The Python kernel died while running {cell_label(cell)}: most likely it ran out of memory. "
+                f"The Python kernel died while running {label}: most likely it ran out of memory. "
                 "The cells after it were not run; what they define was not graded."
             )
             return cell, resources
-        if export and time.monotonic() - started >= EXPORT_GRACE_S:
+        if last_export and time.monotonic() - started >= EXPORT_GRACE_S:
             self._kernel_lost = True  # it ignored the interrupt and is still busy: nothing more will run
-        elif not export and time.monotonic() >= self._deadline:  # interrupted when the budget ran out
-            label = cell_label(cell)
+        elif not last_export and time.monotonic() >= self._deadline:  # interrupted when the budget ran out
             REPORT.incidents.append(
                 f"{label[0].upper()}{label[1:]} was still running when the notebook's {self.time_limit_s:.0f} s "
                 "time limit ran out. It was interrupted and the cells after it were not run. Look for a loop "
                 "that never ends, or training far longer than the exercise allows."
             )
         return cell, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        # what the notebook prints is kept in this process (and pickled with the results): bounded, not graded
+        content = msg.get("content", {})
+        self._output_bytes += len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        if self._output_bytes <= MAX_OUTPUT_BYTES:
+            return super().output(outs, msg, display_id, cell_index)
+        if not getattr(self, "_output_cut", False):
+            self._output_cut = True
+            note = f"[autograder] the notebook printed more than {MAX_OUTPUT_BYTES // 2**20} MB: the rest is not kept\n"
+            outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+            REPORT.incidents.append(
+                f"The notebook printed more than {MAX_OUTPUT_BYTES // 2**20} MB; the autograder kept the first "
+                f"{MAX_OUTPUT_BYTES // 2**20} MB of it (printing does not change the grade)."
+            )
+        return None
+
+
+def process_age_s() -> float:
+    """How long this process has run (from ``/proc``; 0 where it cannot tell): the whole grading's clock."""
+    try:
+        with open("/proc/self/stat") as f:
+            started_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def start_watchdog(deadline: float, on_timeout) -> None:
+    """Call ``on_timeout()`` at ``deadline`` (``time.monotonic()``) unless the process has ended: the whole grading's
+    budget, for whatever no other limit bounds (a hang in otter itself, an assessment that never ends)."""
+    import threading
+
+    def watch() -> None:
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        on_timeout()
+
+    threading.Thread(target=watch, name="grading-watchdog", daemon=True).start()
 
 
 EXPECTED_OTTER_VERSION = "7.0.0"
@@ -233,7 +315,7 @@ def check_otter_fits() -> None:
         )
 
 
-def install_guarded_executor(time_limit_s: float) -> None:
+def install_guarded_executor(time_limit_s: float, grading_deadline: float = math.inf) -> None:
     """Make otter's ``grade_notebook`` run notebooks with :class:`GuardedExecutePreprocessor`.
 
     ``grade_notebook`` imports ``ExecutePreprocessor`` from ``nbconvert.preprocessors`` when it runs,
@@ -242,6 +324,7 @@ def install_guarded_executor(time_limit_s: float) -> None:
     import nbconvert.preprocessors
 
     GuardedExecutePreprocessor.time_limit_s = float(time_limit_s)
+    GuardedExecutePreprocessor.grading_deadline = grading_deadline
     nbconvert.preprocessors.ExecutePreprocessor = GuardedExecutePreprocessor
 
 
@@ -286,20 +369,30 @@ def adopt_orphans() -> bool:
 def kill_descendants() -> int:
     """SIGKILL every process descended from this one (a notebook's background jobs); return how many."""
     children: dict[int, list[int]] = {}
+    zombies = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 # the command name (field 2) may hold spaces and parentheses: split after its last ")"
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
         except (OSError, ValueError, IndexError):
             continue
-        children.setdefault(ppid, []).append(int(entry))
+        children.setdefault(int(ppid), []).append(int(entry))
+        if state == "Z":
+            zombies.add(int(entry))
     killed, todo = 0, list(children.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
         todo.extend(children.get(pid, []))
+        if pid in zombies:  # already dead (a box's first process, adopted when the box ended): only reaped
+            if pid in children.get(os.getpid(), []):
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            continue
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
 import subprocess
 import sys
 
@@ -22,7 +21,18 @@ def test_paths_that_do_not_exist_hide_nothing():
     assert sandbox.package_paths(("no_such_package_here/data", "sklearn/no/such/folder")) == []
 
 
-def test_hiding_needs_root(tmp_path, monkeypatch):
-    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)  # as an ordinary user would grade
-    with pytest.raises(sandbox.SandboxError, match="only grading as root"):
-        sandbox.prepare(tmp_path, tmp_path, hidden=[pathlib.Path("/somewhere")])
+def test_an_ordinary_user_without_a_box_grades_nothing_unless_the_notebooks_are_trusted(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)  # as an instructor on a laptop would grade
+    monkeypatch.setenv(sandbox.BWRAP_ENV, "")  # no bubblewrap
+    monkeypatch.delenv(sandbox.TRUST_ENV, raising=False)
+    monkeypatch.setattr(sandbox, "_current", None)
+    with pytest.raises(sandbox.SandboxError, match="--trust-notebooks"):
+        sandbox.prepare(tmp_path, tmp_path)
+    monkeypatch.setenv(sandbox.TRUST_ENV, "1")
+    assert sandbox.prepare(tmp_path, tmp_path).box == []
+    assert "as you said you trust them" in capsys.readouterr().err
+
+
+def test_every_kernel_is_kept_from_the_data_sets_packages_ship():
+    """Whatever its assignment: a notebook of one assignment must not read another's held-out data."""
+    assert any(p.name == "data" and p.parent.name == "datasets" for p in sandbox.package_paths(sandbox.PACKAGED_DATA))

@@ -1,4 +1,4 @@
-"""Two kernels graded side by side run as the same user: neither may read the other's memory or environment."""
+"""Where two kernels run as the same user (a box could not be made), neither may read the other's memory or environment."""
 
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ except OSError as e:
     print(type(e).__name__)
 """
 
+KERNEL_UID = sandbox.allocate_uid() if os.geteuid() == 0 else (None, None)
+"""One kernel uid for both processes, as two kernels that share a user."""
+
 NEIGHBOUR = "import sys, time\nexec(sys.argv[1])\nprint('ready', flush=True)\ntime.sleep(30)\n"
 """A kernel graded beside another: its start-up code, then a secret in its environment and memory."""
 
 
 def _as_kernel_user(*command: str, **kwargs) -> subprocess.Popen:
-    uid, gid = sandbox.ensure_kernel_user()
+    uid, gid = KERNEL_UID
     return subprocess.Popen(
         [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--no-new-privs", "--", *command],
         cwd="/", env={"SECRET": "a classmate's network"}, **kwargs,

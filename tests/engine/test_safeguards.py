@@ -105,3 +105,28 @@ def test_a_kernel_that_does_not_answer_at_start_is_replaced_and_the_notebook_run
     assert run.returncode == 0, run.stderr[-3000:]
     assert "OUTPUT 42" in run.stdout
     assert "the kernel did not start" in run.stderr and (tmp_path / "started").exists()
+
+
+def test_otters_log_server_decodes_records_without_unpickling_objects(tmp_path, monkeypatch):
+    """In a box the kernel cannot reach otter's log server at all; where it can (no box), what it sends is decoded by an
+    unpickler that refuses every class, and real records (plain dicts) still pass."""
+    import pickle
+
+    import otter.execute.logging as otter_logging
+
+    from grading_engine.safeguards import decode_log_records_safely
+
+    monkeypatch.setattr(otter_logging, "pickle", pickle)  # as otter has it, then guarded as grading guards it
+    decode_log_records_safely()
+    marker = tmp_path / "unpickled"
+
+    class Bomb:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    handler = otter_logging.LogRecordStreamHandler.__new__(otter_logging.LogRecordStreamHandler)  # its unpickle only
+    with pytest.raises(pickle.UnpicklingError):
+        handler.unpickle(pickle.dumps(Bomb()))
+    assert not marker.exists()
+    record = {"name": "otter", "msg": "checked q1", "levelno": 20, "args": None}
+    assert handler.unpickle(pickle.dumps(record)) == record

@@ -24,6 +24,7 @@ import nbformat
 import pytest
 
 from conftest import SUBMISSIONS
+from grading_engine.safeguards import EXPORT_GRACE_S
 
 pytestmark = pytest.mark.slow  # grades real notebooks with the built zip
 
@@ -170,11 +171,16 @@ class Bomb:
 loggers = [logging.root] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
 ports = {h.port for lg in loggers for h in getattr(lg, "handlers", []) if isinstance(h, logging.handlers.SocketHandler)}
 assert ports, "found no log server"
+sent = refused = 0
 for port in ports:
     payload = pickle.dumps(Bomb())
-    with socket.create_connection(("localhost", port)) as s:
-        s.sendall(struct.pack(">L", len(payload)) + payload)
-print("ATTACK-REPORT " + json.dumps({"bombs sent": len(ports)}))
+    try:
+        with socket.create_connection(("localhost", port), timeout=5) as s:
+            s.sendall(struct.pack(">L", len(payload)) + payload)
+        sent += 1
+    except OSError:  # the box has a network of its own: nothing of the grader's listens there
+        refused += 1
+print("ATTACK-REPORT " + json.dumps({"bombs sent": sent, "refused": refused}))
 """
 
 
@@ -222,23 +228,31 @@ print("ATTACK-REPORT " + json.dumps(report))
 """
 
 SPY_AND_KILL = """\
-# Root-kernel corpus: read the grader's memory, environment and files, then kill it.
+# Root-kernel corpus: find the grading process, read its memory, environment and files, then kill it.
 import json, os, signal
-report = {"uid": os.getuid(), "grader": os.getppid(), "groups": os.getgroups()}
+report = {"uid": os.getuid(), "groups": os.getgroups()}
 report["no_new_privs"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("NoNewPrivs")][0]
 import ctypes
 report["dumpable"] = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE: 1 lets its user read its memory
-for path in [f"/proc/{os.getppid()}/mem", f"/proc/{os.getppid()}/environ", f"/proc/{os.getppid()}/maps",
-             "../source/otter_config.json", "../results", "/proc/1/environ"]:
+graders = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if b"run_otter.py" in open(f"/proc/{pid}/cmdline", "rb").read():
+            graders.append(pid)
+    except OSError:
+        pass
+report["graders seen"] = len(graders)
+for path in [*(f"/proc/{pid}/{what}" for pid in graders for what in ("mem", "environ", "maps")),
+             "../source/otter_config.json", "../results"]:
     try:
         with open(path, "rb") as f:
             f.read(100)
         report[path] = "read"
     except OSError as e:
         report[path] = type(e).__name__
-for pid in (os.getppid(),):
+for pid in graders:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(int(pid), signal.SIGKILL)
         report[f"kill {pid}"] = "sent"
     except OSError as e:
         report[f"kill {pid}"] = type(e).__name__
@@ -268,6 +282,19 @@ print("SCRATCH-REPORT " + json.dumps({"seen": seen[:5000], "leftovers": leftover
 """
 
 LEFTOVER_MARKER = "LEFTOVER-FROM-ANOTHER-GRADING"
+
+SLOW_WHEN_EVALUATED = """\
+import time
+class SlowWhenEvaluated(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+    def forward(self, x):
+        if not torch.is_grad_enabled():  # as the autograder evaluates it
+            time.sleep(8)
+        return self.inner(x)
+just_right_regressor = SlowWhenEvaluated(just_right_regressor)
+"""
 
 
 class PickleBomb:
@@ -349,7 +376,7 @@ CASES: dict[str, Case] = {
         lambda m: m.write("forges-results-file", appended(m.solutions(), code(FORGE_RESULTS))),
         FULL,
         FULL,
-        {"general": "background process"},
+        {"general": "results/results.json"},  # its box has no results/ folder (without a box: not its to write)
     ),
     "attacks-log-server": Case(
         lambda m: m.write(
@@ -501,7 +528,7 @@ CASES: dict[str, Case] = {
         ),
         FULL,
         FULL,
-        {"general": "raised PermissionError"},  # the kernel user may not write the grader's files
+        {"general": "raised FileNotFoundError"},  # the grader's files are not in the kernel's box
     ),
     "spies-and-kills-the-grader": Case(
         lambda m: m.write(
@@ -533,6 +560,18 @@ CASES: dict[str, Case] = {
         ),
         FULL,
         NONE,
+        {"general": "time limit ran out"},
+        short_time_limit=True,
+    ),
+    "slow-evaluation-everywhere": Case(
+        lambda m: m.write(
+            "slow-evaluation-everywhere",
+            # evaluating the graded network (what the autograder's description does) sleeps, and 26 cells mention
+            # it: each added description cell counts against the notebook's budget, the last gets its grace
+            appended(m.solutions(), code(SLOW_WHEN_EVALUATED), *[code(f"just_right_regressor  # mention {i}") for i in range(26)]),
+        ),
+        FULL,
+        FULL,
         {"general": "time limit ran out"},
         short_time_limit=True,
     ),
@@ -652,6 +691,13 @@ def test_corpus_case_gets_what_its_honest_work_earns(case_id, corpus):
             assert gist in text, f"{gist!r} not in {where} output:\n{text}"
 
 
+def test_the_added_description_cells_stay_inside_the_notebooks_budget(corpus):
+    """They count against it, and only the last gets a grace after it: 26 slow ones used to add 30 s each."""
+    _, graded = corpus
+    seconds = needs(graded, "slow-evaluation-everywhere").seconds
+    assert seconds < SHORT_TIME_LIMIT_S + EXPORT_GRACE_S + 60, seconds  # kernel start, imports, the assessment
+
+
 def test_nothing_secret_is_readable_from_the_notebook(corpus, heldout_seeds):
     _, graded = corpus
     seen = _printed(needs(graded, "prints-hidden-tests"), "SPY-REPORT ")
@@ -665,8 +711,9 @@ def test_nothing_secret_is_readable_from_the_notebook(corpus, heldout_seeds):
 
 def test_no_submitted_pickle_is_ever_unpickled(corpus):
     maker, graded = corpus
-    if "attacks-log-server" in graded:  # the bombs really reached otter's log server
-        assert _attack_report(graded["attacks-log-server"])["bombs sent"] >= 1
+    if "attacks-log-server" in graded:  # the bombs were really sent, or the box kept the log server out of reach
+        report = _attack_report(graded["attacks-log-server"])
+        assert report["bombs sent"] + report["refused"] >= 1
     assert not maker.marker.exists()
 
 
@@ -703,6 +750,10 @@ def test_notebook_check_says_what_the_autograder_says(case_id, corpus):
         pytest.skip("no check cell ran in this case (deleted, or after a hang or a dead kernel)")
 
 
+REFUSED = ("PermissionError", "FileNotFoundError", "OSError")
+"""What an attempt outside the kernel's rights gives: not its to touch, not in its box, or read-only there (EROFS)."""
+
+
 def _printed(result, marker: str) -> dict:
     """The JSON an attack cell printed after ``marker``: proof that it ran, and what each attempt gave."""
     text = "".join(
@@ -729,7 +780,7 @@ def test_the_kernel_cannot_write_what_the_grader_reads_nor_regain_root(corpus):
     assert report.pop("uid") != 0
     assert report.pop("su") != 0
     assert report.pop("disk") == "OSError"  # the kernel's largest file is capped (File too large)
-    assert report and all(outcome == "PermissionError" for outcome in report.values()), report
+    assert report and all(outcome in REFUSED for outcome in report.values()), report
     for path in (otter.__file__, torch.__file__, os.__file__):
         assert path in report  # the attack looked for the very files this process imports
 
@@ -739,10 +790,11 @@ def test_the_kernel_cannot_read_or_signal_the_grader(corpus, heldout_seeds):
     _, graded = corpus
     result = needs(graded, "spies-and-kills-the-grader")
     report = _attack_report(result)
-    assert report.pop("uid") != 0 and report.pop("grader") != os.getpid()
+    assert report.pop("uid") != 0
     assert report.pop("groups") == [] and report.pop("no_new_privs") == "1"
-    assert report.pop("dumpable") == 0  # a kernel graded beside it, as the same user, cannot read its memory
-    assert report and all(outcome == "PermissionError" for outcome in report.values()), report
+    assert report.pop("dumpable") == 0  # where two kernels share a user (no box), neither can read the other's memory
+    assert report.pop("graders seen") == 0  # its box shows its own processes only (without one: refused below)
+    assert report and all(outcome in REFUSED for outcome in report.values()), report
     assert not [seed for seed in heldout_seeds if seed in json.dumps(report)]
     assert result.results_path.exists()  # the grader lived to write it
 

@@ -59,7 +59,10 @@ class Limits:
     """The autograder's limits for one notebook; a lesson states them to students from the same object."""
 
     time_s: int = 480
-    """The whole notebook, every cell the autograder runs; Gradescope's own default timeout is 600 s."""
+    """The whole notebook, every cell the autograder runs (the kernel's start aside)."""
+    grading_s: int = 540
+    """The whole grading, from the grading process's start to its results: below Gradescope's timeout (600 s by
+    default, set in the assignment's autograder settings; raise both together), which would leave no results."""
     memory_mb: int = 1536
     """The kernel's address space: about 1 GB resident at most (torch maps about 0.5 GB it never touches)."""
     hidden: tuple[str, ...] = ()

@@ -18,9 +18,11 @@ a message naming the operation and the line that computes it.
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
+import math
 import operator
 import pathlib
 import traceback
@@ -32,8 +34,19 @@ import torch.nn.functional as F
 from torch import fx, nn
 from torch.nn.utils import parametrize
 
-FORMAT = "graded-network/1"
+FORMAT = "graded-network/2"
 """The description's format tag; :func:`rebuild` refuses any other."""
+
+MAX_NODES = 1_000
+"""The most operations a graded network may have: the lessons' networks have a few dozen."""
+MAX_PARAMETERS = 20_000_000
+"""The most weights (numbers) it may carry: an 8x1024 fully connected network has 7.3 million."""
+MAX_OPERATIONS_PER_SAMPLE = 40_000_000
+"""The most multiply-adds (and element-wise steps) it may take per sample: held-out grading evaluates tens of
+thousands of samples within the grader's time and memory."""
+CHUNK_ROWS = 4096
+"""Rows evaluated at once by a rebuilt network: what one operation's output holds in memory stays small (4096 rows of
+1024 float64 values are 32 MB) however many held-out samples there are."""
 
 
 class SubmissionError(Exception):
@@ -64,8 +77,8 @@ def evaluate(model: object, x: torch.Tensor, name: str) -> torch.Tensor:
         )
     params = list(model.parameters())
     dtype = params[0].dtype if params and params[0].is_floating_point() else torch.float32
-    try:
-        evaluated = copy.deepcopy(model).cpu().eval()
+    try:  # a network this module rebuilt changes nothing when evaluated: no copy of its weights
+        evaluated = model if type(model) is GraphNetwork else copy.deepcopy(model).cpu().eval()
         with torch.no_grad():
             out = evaluated(x.to(dtype))
     except Exception as e:  # any failure inside the student's forward pass is theirs to fix
@@ -391,8 +404,59 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def _tensor(value: torch.Tensor) -> list:
-    return value.detach().to("cpu", torch.float64).tolist()
+def _tensor(value: torch.Tensor) -> dict[str, Any]:
+    """A weight as JSON: its exact float32 or float64 bytes, base64 (a list of numbers as text is three times larger)."""
+    value = value.detach().to("cpu")
+    value = value if value.dtype in (torch.float32, torch.float64) else value.to(torch.float64)
+    return {"dtype": str(value.dtype).removeprefix("torch."), "shape": list(value.shape),
+            "data": base64.b64encode(value.contiguous().numpy().tobytes()).decode()}  # fmt: skip
+
+
+def _weight(encoded: Any, name: str) -> torch.Tensor:
+    """The float64 tensor that :func:`_tensor` encoded; :class:`NotANetwork` if it is not one."""
+    dtypes = {"float32": torch.float32, "float64": torch.float64}
+    if not (isinstance(encoded, dict) and encoded.get("dtype") in dtypes and isinstance(encoded.get("data"), str)):
+        raise NotANetwork(f"`{name}`: a weight in the description is malformed")
+    shape = encoded.get("shape")
+    if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+        raise NotANetwork(f"`{name}`: a weight's shape in the description is malformed")
+    raw = base64.b64decode(encoded["data"], validate=True)
+    dtype = dtypes[encoded["dtype"]]
+    if len(raw) != math.prod(shape) * dtype.itemsize:
+        raise NotANetwork(f"`{name}`: a weight's data does not match its shape")
+    return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape).to(torch.float64)
+
+
+def description_cost(description: dict[str, Any]) -> dict[str, int]:
+    """What evaluating ``description`` would cost, counted from its JSON alone: operations, weights, and
+    multiply-adds (plus element-wise steps) per sample."""
+    nodes = description.get("nodes")
+    nodes = nodes if isinstance(nodes, list) else []
+    parameters, widest, linear = 0, 1, 0
+    for spec in nodes:
+        for key, weight in (spec.get("weights", {}) if isinstance(spec, dict) and isinstance(spec.get("weights"), dict) else {}).items():
+            shape = weight.get("shape") if isinstance(weight, dict) else None
+            size = math.prod(shape) if isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape) else 0
+            parameters += size
+            widest = max([widest, *shape]) if size else widest
+            linear += size if spec.get("op") == "linear" and key == "weight" else 0
+    return {"operations": len(nodes), "parameters": parameters, "operations per sample": linear + len(nodes) * widest}
+
+
+def check_cost(description: dict[str, Any], name: str) -> None:
+    """Refuse a description that would cost more than the grader evaluates, before anything of it is built.
+
+    Raises:
+        NotANetwork: naming the cap that is exceeded.
+    """
+    cost = description_cost(description)
+    caps = {"operations": MAX_NODES, "parameters": MAX_PARAMETERS, "operations per sample": MAX_OPERATIONS_PER_SAMPLE}
+    for what, cap in caps.items():
+        if cost[what] > cap:
+            raise NotANetwork(
+                f"`{name}` is larger than the autograder grades: {cost[what]:,} {what} (at most {cap:,}). The "
+                "exercise's networks need far less: a few layers of a few hundred units are plenty."
+            )
 
 
 def describe(model: object, example_input: torch.Tensor, name: str) -> dict[str, Any]:
@@ -622,6 +686,7 @@ class GraphNetwork(nn.Module):
         nodes = description.get("nodes")
         if description.get("format") != FORMAT or not isinstance(nodes, list) or not nodes or nodes[0] != {"op": "input"}:
             raise NotANetwork(f"`{name}`: the description is not one the grader reads")
+        check_cost(description, name)
         for i, spec in enumerate(nodes[1:], start=1):
             op = spec.get("op") if isinstance(spec, dict) else None
             if op not in ALLOWED:
@@ -640,13 +705,16 @@ class GraphNetwork(nn.Module):
             names = []
             for key, value in weights.items():
                 buffer = f"w{i}_{key}"
-                self.register_buffer(buffer, torch.tensor(value, dtype=torch.float64))
+                self.register_buffer(buffer, _weight(value, name))
                 names.append(key)
             self.steps.append((op, inputs, settings, names))
         output = description.get("output")
         if not isinstance(output, int) or not 0 <= output < len(nodes):
             raise NotANetwork(f"`{name}`: the description has no output")
         self.output = output
+        # when each value is last needed: it is dropped after that step (a deep network keeps two or three, not all)
+        last_use = {j: i for i, (_, inputs, _, _) in enumerate(self.steps, start=1) for j in inputs}
+        self.dropped_after = {i: [j for j, last in last_use.items() if last == i and j != output] for i in range(len(nodes))}
         epochs = description.get("trained_epochs")
         if epochs is not None:  # recorded by the training helpers; the lesson holds the budget
             if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
@@ -654,16 +722,23 @@ class GraphNetwork(nn.Module):
             self.trained_epochs = epochs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        values = [x.double()]
+        if x.shape[0] > CHUNK_ROWS:  # every allowed operation works row by row: chunks give the same rows
+            return torch.cat([self._forward(chunk) for chunk in x.split(CHUNK_ROWS)])
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        values = {0: x.double()}
         for i, (op, inputs, settings, names) in enumerate(self.steps, start=1):
             weights = {key: getattr(self, f"w{i}_{key}") for key in names}
             value = values[inputs[0]]
             if op in WEIGHTED:
-                values.append(WEIGHTED[op](value, **weights, **settings))
+                values[i] = WEIGHTED[op](value, **weights, **settings)
             elif op in SHAPES:
-                values.append(SHAPES[op](value, **settings))
+                values[i] = SHAPES[op](value, **settings)
             else:
-                values.append(ELEMENTWISE[op](value, **settings))
+                values[i] = ELEMENTWISE[op](value, **settings)
+            for j in self.dropped_after[i]:
+                del values[j]
         return values[self.output]
 
 

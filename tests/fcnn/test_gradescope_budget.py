@@ -1,0 +1,104 @@
+"""Graded as Gradescope's default container would grade it: 768 MB for the whole grading, half a CPU, root with
+Docker's default capabilities (simulated here with a memory and a CPU cgroup and ``setpriv --bounding-set``; the
+container's seccomp profile is not). Whatever the notebook, the grading ends within its budget with a results.json:
+the solutions and wide honest networks with their honest grade, descriptions too large to grade with a message that
+names the cap, before anything of them is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from conftest import DOCKER_CAPABILITIES, GRADESCOPE_MEMORY_MB, grade_here
+from fcnn_lesson.exercises import REGRESSION
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.geteuid() != 0, reason="cgroups and capabilities need root")]
+
+WIDE = """\
+torch.manual_seed(0)
+width, depth, epochs = {width}, {depth}, {epochs}
+layers = [nn.Linear(1, width), nn.ReLU()]
+for _ in range(depth - 1):
+    layers += [nn.Linear(width, width), nn.ReLU()]
+just_right_regressor = nn.Sequential(*layers, nn.Linear(width, 1))
+train_and_test_regression_model(just_right_regressor, num_epochs=epochs, reporting_interval=0, lr=0.001, optimizer="adam")
+"""
+
+CHAINED = """\
+torch.manual_seed(0)
+just_right_regressor = nn.Sequential(nn.Linear(1, 8), *[nn.ReLU() for _ in range(3000)], nn.Linear(8, 1))
+train_and_test_regression_model(just_right_regressor, num_epochs=1, reporting_interval=0)
+"""
+
+FORGED = """\
+# a description of a million operations, written in place of the autograder's own (34 MB, under its size cap)
+import json
+import graded_networks.networks as networks
+def forged(models, inputs, path):
+    nodes = [{"op": "input"}] + [{"op": "relu", "inputs": [i]} for i in range(1_000_000)]
+    with open(path, "w") as f:
+        json.dump({name: {"format": networks.FORMAT, "nodes": nodes, "output": 1_000_000} for name in models}, f)
+networks.export = forged
+print("FORGED-EXPORT installed")
+"""
+
+
+def _with_regressor(kit, tmp_path, name: str, answer: str, extra: str = "") -> os.PathLike:
+    nb = nbformat.read(kit.solutions_notebook, as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and f"{REGRESSION.network} = " in c.source and "train_" in c.source]
+    cell.source = answer
+    if extra:
+        nb.cells.append(nbformat.v4.new_code_cell(extra))
+    path = tmp_path / name / "fcnn.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    return path
+
+
+def _graded(results: dict, question: str) -> dict:
+    return results.get("extra_data", {}).get("questions", {}).get(question, {})
+
+
+def _scores(results: dict) -> dict:
+    return {t["name"]: t.get("score") for t in results.get("tests", []) if t["name"].startswith("q_")}
+
+
+def _in_container(kit, notebook) -> dict:
+    results = grade_here(kit.autograder_zip, notebook, DOCKER_CAPABILITIES, container=True)
+    cost = results["container"]
+    assert results.get("tests"), results["log"][-3000:]  # Gradescope found results
+    assert cost.oom_kills == 0 and cost.peak_mb <= GRADESCOPE_MEMORY_MB, cost
+    print(f"\n{notebook.parent.name}: peak {cost.peak_mb:.0f} MB")
+    return results
+
+
+def test_the_solutions_get_full_marks_in_gradescopes_default_container(kit):
+    results = _in_container(kit, kit.solutions_notebook)
+    assert _scores(results) == {"q_regression": 5, "q_classification": 5}
+
+
+@pytest.mark.parametrize("width, depth, epochs", [(512, 4, 300), (1024, 8, 8)], ids=["4x512", "8x1024"])
+def test_a_wide_honest_network_is_graded_within_768_mb(width, depth, epochs, kit, tmp_path):
+    notebook = _with_regressor(kit, tmp_path, f"wide-{depth}x{width}", WIDE.format(width=width, depth=depth, epochs=epochs))
+    results = _in_container(kit, notebook)
+    graded = _graded(results, "q_regression")
+    assert graded.get("band") is not None and "heldout_mse_in_range" in graded.get("metrics", {}), graded
+    assert _scores(results)["q_classification"] == 5
+
+
+def test_a_description_past_the_caps_is_refused_by_the_check_and_the_grader_alike(kit, tmp_path):
+    results = _in_container(kit, _with_regressor(kit, tmp_path, "chained", CHAINED))
+    graded = _graded(results, "q_regression")
+    assert graded.get("band") is None and "operations (at most 1,000)" in graded.get("error", ""), graded
+    assert _scores(results) == {"q_regression": 0, "q_classification": 5}
+
+
+def test_a_forged_description_too_large_to_parse_is_refused_before_parsing(kit, tmp_path):
+    results = _in_container(kit, _with_regressor(kit, tmp_path, "forged", WIDE.format(width=8, depth=1, epochs=1), FORGED))
+    for question in ("q_regression", "q_classification"):
+        assert "larger than the autograder reads" in _graded(results, question).get("error", ""), json.dumps(results)[:2000]
+    assert _scores(results) == {"q_regression": 0, "q_classification": 0}
