@@ -131,7 +131,8 @@ def trivial_zip(work: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
     """Plain ``otter assign`` of a one-cell torch notebook: its autograder zip and its solutions notebook."""
     master = work / "trivial" / "trivial.ipynb"
     master.parent.mkdir(parents=True)
-    nbformat.write(nbformat.v4.new_notebook(cells=TRIVIAL_MASTER), master)
+    kernelspec = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=TRIVIAL_MASTER, metadata=kernelspec), master)
     dist = work / "trivial" / "dist"
     subprocess.run([sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs", str(master), str(dist)],
                    check=True, capture_output=True, cwd=master.parent)  # fmt: skip

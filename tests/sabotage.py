@@ -183,7 +183,8 @@ SABOTAGES = [
     ),
     Sabotage(
         "otter's attributes are replaced without checking them (no fail-closed)",
-        "engine/grading_engine/otter_plugins.py", "        safeguards.check_otter_fits()  # fail closed", "        pass  # fail closed",
+        "engine/grading_engine/otter_plugins.py",
+        '        safeguards.check_otter_fits(safeguards.read_pins(autograder_dir / "source" / "requirements.txt"))', "        pass",
         ("tests/engine/test_safeguards.py",),
     ),
     Sabotage(

@@ -189,7 +189,8 @@ class GuardedGrading(AbstractOtterPlugin):
         autograder_dir = pathlib.Path(config.autograder_dir)
         if not config.otter_run:  # Gradescope's run_otter.py; `otter run` reports errors itself
             results.guard_results(autograder_dir / "results" / "results.json")
-        safeguards.check_otter_fits()  # fail closed: never grade with a guard that no longer holds
+        # fail closed: never grade with a guard that no longer holds, nor with software the zip does not pin
+        safeguards.check_otter_fits(safeguards.read_pins(autograder_dir / "source" / "requirements.txt"))
         pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)
         lesson_code_importable(autograder_dir)
         keep_submitted_pdf(config, autograder_dir / "submission")

@@ -22,6 +22,7 @@ import ctypes
 import io
 import math
 import os
+import pathlib
 import pickle
 import signal
 import sys
@@ -282,12 +283,34 @@ class SafeguardError(RuntimeError):
     """A guard no longer fits the installed otter or nbconvert: the submission is not graded."""
 
 
-def check_otter_fits() -> None:
-    """Check that every attribute the guards replace exists and is what they expect, before replacing any.
+GUARDED_PACKAGES = ("nbconvert", "nbclient", "jupyter_client", "ipykernel", "pyzmq")
+"""Besides otter: the packages whose internals the guards rely on (the executor, the kernel's transport and start,
+its interrupt). Each must be installed at the version the zip's requirements.txt pins, which the tests ran."""
+
+
+def read_pins(requirements: pathlib.Path) -> dict[str, str] | None:
+    """``name -> version`` of a requirements file's ``==`` lines (names normalised, a local label such as ``+cpu``
+    left out); None where there is no such file (otter assign's own check of the solutions, in the instructor's
+    environment: a zip that Gradescope installs always has one)."""
+    try:
+        lines = [line.split("#")[0].strip() for line in requirements.read_text().splitlines()]
+    except FileNotFoundError:
+        return None
+    return {_normal(name): version.split("+")[0].strip() for name, _, version in (line.partition("==") for line in lines) if version}
+
+
+def _normal(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def check_otter_fits(pins: dict[str, str] | None = None) -> None:
+    """Check that every attribute the guards replace exists and is what they expect, before replacing any, and
+    (with ``pins``, the zip's requirements) that each of :data:`GUARDED_PACKAGES` is installed at its pinned version.
 
     Raises:
         SafeguardError: with an instructor-facing message; grading stops instead of running unguarded.
     """
+    import importlib.metadata
     import inspect
 
     import nbconvert.preprocessors
@@ -298,6 +321,12 @@ def check_otter_fits() -> None:
     problems = []
     if otter.__version__ != EXPECTED_OTTER_VERSION:
         problems.append(f"otter-grader is {otter.__version__}, the kit's guards were written for {EXPECTED_OTTER_VERSION}")
+    for package in GUARDED_PACKAGES if pins is not None else ():
+        installed = importlib.metadata.version(package)
+        if pins.get(_normal(package)) is None:
+            problems.append(f"the autograder's requirements.txt does not pin {package} (installed: {installed})")
+        elif installed.split("+")[0] != pins[_normal(package)]:
+            problems.append(f"{package} is {installed}, the autograder's requirements.txt pins {pins[_normal(package)]}")
     if getattr(otter.execute, "pickle", None) not in (pickle, _KernelResultsIgnored):
         problems.append("otter.execute no longer reads the kernel's results with pickle")
     if getattr(otter_logging, "pickle", None) is not pickle and not isinstance(getattr(otter_logging, "pickle", None), types.SimpleNamespace):

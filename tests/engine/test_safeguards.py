@@ -36,6 +36,21 @@ def test_a_changed_otter_stops_grading(monkeypatch, module, attribute, value, me
         check_otter_fits()
 
 
+def test_the_packages_the_guards_rely_on_must_be_installed_as_the_zip_pins_them(tmp_path):
+    from grading_engine.safeguards import GUARDED_PACKAGES, read_pins
+
+    requirements = pathlib.Path(__file__).parents[2] / "assignments" / "fcnn" / "requirements.txt"
+    pins = read_pins(requirements)
+    check_otter_fits(pins)  # the zip's own pins fit this environment
+    for package in GUARDED_PACKAGES:
+        moved = {**pins, package.replace("_", "-"): "0.0.1"}
+        with pytest.raises(SafeguardError, match=f"{package} is .*pins 0.0.1"):
+            check_otter_fits(moved)
+        unpinned = {name: version for name, version in pins.items() if name != package.replace("_", "-")}
+        with pytest.raises(SafeguardError, match=f"does not pin {package}"):
+            check_otter_fits(unpinned)
+
+
 def test_a_zip_whose_guards_do_not_fit_grades_nothing_and_says_so(kit, grade, tmp_path):
     """End to end: the grader's own safeguards expect another otter; results.json says so, score 0."""
     changed = tmp_path / "autograder.zip"
