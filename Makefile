@@ -11,11 +11,12 @@ PIP_INSTALL := $(PY) -m pip install --quiet --quiet --disable-pip-version-check 
 # A=NAME picks one assignment (a folder under assignments/); `make assign` without it builds every one.
 A ?=
 
-.PHONY: help install browser sandbox assign new test test-handout lint sabotage bench grade calibrate clean
+.PHONY: help install browser sandbox pins assign new test test-handout lint sabotage bench grade calibrate clean
 
 help:
 	@echo "make assign [A=NAME]   build student/, solutions/ and autograder/ from assignments/ (installs first)"
 	@echo "make new A=NAME        start an assignment: a master notebook wired to the engine, one small exercise"
+	@echo "make pins              pin every package each grading image installs, from requirements.txt"
 	@echo "make test              run the test suite, which grades real notebooks as Gradescope does (installs first)"
 	@echo "make test-handout       set up a fresh environment from each handed-out folder alone and run its first cells"
 	@echo "make grade A=NAME SUBMISSIONS=DIR [MANUAL=CSV] [TRUST=1]   grade a folder: DIR/graded/grades.csv, report.md, manual/"
@@ -74,7 +75,12 @@ $(INSTALLED): requirements.txt pyproject.toml engine/pyproject.toml engine/setup
 	touch $@
 
 assign: install sandbox
+	$(PY) -m instructor.pins
 	$(PY) -m instructor.assign $(A)
+
+# Each grading image's pins, from requirements.txt (instructor/pins.py; make assign runs it too).
+pins: install
+	$(PY) -m instructor.pins
 
 new: install
 	@test -n "$(A)" || { echo "usage: make new A=name"; exit 2; }

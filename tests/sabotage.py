@@ -184,7 +184,7 @@ SABOTAGES = [
     Sabotage(
         "otter's attributes are replaced without checking them (no fail-closed)",
         "engine/grading_engine/otter_plugins.py",
-        '        safeguards.check_otter_fits(safeguards.read_pins(autograder_dir / "source" / "requirements.txt"))', "        pass",
+        '        safeguards.check_otter_fits(safeguards.read_pins(autograder_dir / "source" / "environment.yml"))', "        pass",
         ("tests/engine/test_safeguards.py",),
     ),
     Sabotage(

@@ -190,7 +190,7 @@ class GuardedGrading(AbstractOtterPlugin):
         if not config.otter_run:  # Gradescope's run_otter.py; `otter run` reports errors itself
             results.guard_results(autograder_dir / "results" / "results.json")
         # fail closed: never grade with a guard that no longer holds, nor with software the zip does not pin
-        safeguards.check_otter_fits(safeguards.read_pins(autograder_dir / "source" / "requirements.txt"))
+        safeguards.check_otter_fits(safeguards.read_pins(autograder_dir / "source" / "environment.yml"))
         pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)
         lesson_code_importable(autograder_dir)
         keep_submitted_pdf(config, autograder_dir / "submission")

@@ -289,18 +289,20 @@ its interrupt). Each must be installed at the version the zip's requirements.txt
 
 
 def read_pins(requirements: pathlib.Path) -> dict[str, str] | None:
-    """``name -> version`` of a requirements file's ``==`` lines (names normalised, a local label such as ``+cpu``
-    left out); None where there is no such file (otter assign's own check of the solutions, in the instructor's
-    environment: a zip that Gradescope installs always has one)."""
+    """``name -> version`` of the ``==`` pins in a requirements file or in the pip section of otter's
+    ``environment.yml`` (names normalised, extras and a local label such as ``+cpu`` left out); None where there is
+    no such file (otter assign's own check of the solutions, in the instructor's environment: a zip that Gradescope
+    installs always has one)."""
     try:
-        lines = [line.split("#")[0].strip() for line in requirements.read_text().splitlines()]
+        lines = [line.split("#")[0].strip().removeprefix("- ").strip() for line in requirements.read_text().splitlines()]
     except FileNotFoundError:
         return None
-    return {_normal(name): version.split("+")[0].strip() for name, _, version in (line.partition("==") for line in lines) if version}
+    pins = (line.partition("==") for line in lines)
+    return {_normal(name): version.split("+")[0].strip() for name, _, version in pins if version}
 
 
 def _normal(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
+    return name.split("[")[0].strip().lower().replace("_", "-")
 
 
 def check_otter_fits(pins: dict[str, str] | None = None) -> None:

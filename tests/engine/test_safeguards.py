@@ -51,14 +51,24 @@ def test_the_packages_the_guards_rely_on_must_be_installed_as_the_zip_pins_them(
             check_otter_fits(unpinned)
 
 
-def test_a_zip_whose_guards_do_not_fit_grades_nothing_and_says_so(kit, grade, tmp_path):
-    """End to end: the grader's own safeguards expect another otter; results.json says so, score 0."""
+@pytest.mark.parametrize(
+    "member, old, new",
+    [
+        ("files/engine/grading_engine/safeguards.py", f'EXPECTED_OTTER_VERSION = "{EXPECTED_OTTER_VERSION}"', 'EXPECTED_OTTER_VERSION = "0.0.1"'),
+        ("environment.yml", "nbclient==", "nbclient==0.0.1  # was "),  # the image would install another nbclient
+    ],
+    ids=["another-otter", "another-nbclient"],
+)
+def test_a_zip_whose_guards_do_not_fit_grades_nothing_and_says_so(member, old, new, kit, grade, tmp_path):
+    """End to end: the grader's own safeguards expect another otter, or the zip pins another version of a package
+    they rely on than the one installed; results.json says so, score 0."""
     changed = tmp_path / "autograder.zip"
     with zipfile.ZipFile(kit.autograder_zip) as src, zipfile.ZipFile(changed, "w") as out:
         for item in src.infolist():
             data = src.read(item.filename)
-            if item.filename == "files/engine/grading_engine/safeguards.py":
-                data = data.replace(f'EXPECTED_OTTER_VERSION = "{EXPECTED_OTTER_VERSION}"'.encode(), b'EXPECTED_OTTER_VERSION = "0.0.1"')
+            if item.filename == member:
+                assert old.encode() in data
+                data = data.replace(old.encode(), new.encode())
             out.writestr(item, data)
     graded = grade(kit.solutions_notebook, changed)
     assert graded.results["score"] == 0
