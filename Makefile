@@ -11,7 +11,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --quiet --disable-pip-version-check 
 # A=NAME picks one assignment (a folder under assignments/); `make assign` without it builds every one.
 A ?=
 
-.PHONY: help install browser sandbox pins assign new test test-handout lint sabotage bench grade calibrate clean
+.PHONY: help install browser sandbox pins assign new test test-handout test-image lint sabotage bench grade calibrate clean
 
 help:
 	@echo "make assign [A=NAME]   build student/, solutions/ and autograder/ from assignments/ (installs first)"
@@ -19,6 +19,7 @@ help:
 	@echo "make pins              pin every package each grading image installs, from requirements.txt"
 	@echo "make test              run the test suite, which grades real notebooks as Gradescope does (installs first)"
 	@echo "make test-handout       set up a fresh environment from each handed-out folder alone and run its first cells"
+	@echo "make test-image        build the grading image from the zip's own environment and grade both assignments with it"
 	@echo "make grade A=NAME SUBMISSIONS=DIR [MANUAL=CSV] [TRUST=1]   grade a folder: DIR/graded/grades.csv, report.md, manual/"
 	@echo "make bench A=NAME      time and measure building, grading and running the notebook (about 5 minutes)"
 	@echo "make calibrate A=NAME  run the assignment's calibration (fcnn: a zoo of 3,000 models, about 9 minutes)"
@@ -89,10 +90,14 @@ new: install
 # Two test files at a time (pytest-xdist): each grades with one or two cores, and the machines have two.
 # The handed-out folders' fresh-environment test installs torch afresh for each (2 minutes): `make test-handout`.
 test: install browser
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not handout"
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not handout and not image"
 
 test-handout: install sandbox
 	$(PY) -m pytest -n 2 -m handout
+
+# The grading image built from a zip's own environment.yml in a fresh environment, then grading with it alone.
+test-image: install sandbox
+	$(PY) -m pytest -m image
 
 grade: install sandbox
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade A=name SUBMISSIONS=path/to/folder [MANUAL=.../manual/scores.csv]"; exit 2; }

@@ -274,15 +274,16 @@ def box_command(bwrap: str, sandbox: Sandbox, workdir: pathlib.Path, hidden: lis
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
-    for path in python_paths():
-        if not any(path == pathlib.Path(s) or pathlib.Path(s) in path.parents for s in SYSTEM):
-            args += ["--ro-bind", str(path), str(path)]
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm"]
     cpu = "/sys/devices/system/cpu"  # how many cores there are (torch, OpenBLAS); nothing else of /sys
     if os.path.isdir(cpu):
         args += ["--ro-bind", cpu, cpu]
     for name, path in (("tmp", "/tmp"), ("var-tmp", "/var/tmp")):  # on disk: a full /tmp must not eat memory
         args += ["--bind", str(sandbox.scratch / name), path]
+    # after the temporary folders, which would cover a Python environment (or a grading folder) made under /tmp
+    for path in python_paths():
+        if not any(path == pathlib.Path(s) or pathlib.Path(s) in path.parents for s in SYSTEM):
+            args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(sandbox.folder), str(sandbox.folder), "--bind", str(workdir), str(workdir)]
     for path in hidden:
         if path.is_dir():

@@ -1,0 +1,83 @@
+"""``make test-image``: the grading image built from the zip's own environment, and grading with it alone.
+
+Gradescope builds each assignment's image from the zip (its ``environment.yml``: otter, the assignment's pins, the
+engine from ``source/files/engine``). Here a fresh virtual environment gets exactly that pip section, with the system's
+Python 3.11 and no conda (``jupyter_server``, the one conda package otter adds, is not used by grading). PyTorch's CPU
+index is out of these machines' reach, so ``torch==2.13.0+cpu`` becomes the repository's ``torch==2.13.0`` (a CPU build
+is what these machines install). Then the solutions and the untouched notebook of every assignment are graded through
+the zip's own ``run_otter.py`` with that environment's Python: nothing from this repository's ``.venv`` is used.
+Not in ``make test``: installing the image takes minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import built_kit
+from instructor.assign import REPO, assignment_names
+
+pytestmark = [pytest.mark.image, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> pathlib.Path:
+    """A fresh environment with what the first assignment's zip installs (every assignment pins the same versions)."""
+    folder = tmp_path_factory.mktemp("image")
+    kit = built_kit(tmp_path_factory, assignment_names()[0])
+    with zipfile.ZipFile(kit.autograder_zip) as z:
+        z.extractall(folder / "source")
+        environment = z.read("environment.yml").decode()
+    pip_section = environment.split("  - pip:\n", 1)[1]
+    requirements = []
+    for line in pip_section.splitlines():
+        entry = line.strip().removeprefix("- ").strip()
+        if not entry or entry.startswith("--extra-index-url"):
+            continue  # PyTorch's own index is out of reach here
+        entry = entry.replace("+cpu", "")
+        if entry == "/autograder/source/files/engine":
+            entry = str(folder / "source" / "files" / "engine")
+        requirements.append(entry)
+    (folder / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    python = pathlib.Path(sys.base_prefix) / "bin" / "python3.11"  # the system's Python, not this .venv
+    subprocess.run([str(python), "-m", "venv", str(folder / "venv")], check=True)
+    pip = [str(folder / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    run = subprocess.run([*pip, "-r", str(folder / "requirements.txt")], capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return folder / "venv"
+
+
+def test_the_image_has_the_engine_and_its_startup_hook(image):
+    python = image / "bin" / "python"
+    found = subprocess.run([str(python), "-c", "import grading_engine, graded_networks, site, sys; print(sys.prefix)"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert found.stdout.strip() == str(image)
+    assert list(image.glob("lib/python3.11/site-packages/grading_engine_startup.pth"))
+    check = "from grading_engine.safeguards import check_otter_fits; check_otter_fits(); print('fits')"
+    assert subprocess.run([str(python), "-c", check], capture_output=True, text=True, check=True).stdout.strip() == "fits"
+
+
+@pytest.mark.parametrize("assignment", assignment_names())
+def test_the_image_grades_each_assignment_as_the_tests_do(assignment, image, tmp_path_factory):
+    kit = built_kit(tmp_path_factory, assignment)
+    full = None
+    for notebook, expected in ((kit.solutions_notebook, "full"), (kit.student_dir / f"{assignment}.ipynb", 0)):
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        run = subprocess.run([str(image / "bin" / "python"), "-m", "grading_engine.gradescope", str(kit.autograder_zip),
+                              str(notebook)], capture_output=True, text=True, cwd=REPO, env=env, timeout=900)  # fmt: skip
+        folder = pathlib.Path(run.stdout.split("grading in ", 1)[1].split(";", 1)[0])
+        results = json.loads((folder / "results" / "results.json").read_text())
+        scores = {t["name"]: (t.get("score"), t.get("max_score")) for t in results["tests"] if "max_score" in t}
+        assert scores, run.stdout[-3000:] + run.stderr[-3000:]
+        if expected == "full":
+            full = {name: maximum for name, (_, maximum) in scores.items()}
+            assert {name: score for name, (score, _) in scores.items()} == full, results
+        else:
+            assert all(score == 0 for score, _ in scores.values()), results
+    assert full
