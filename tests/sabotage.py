@@ -78,9 +78,10 @@ SABOTAGES = [
         (f"{CROSS}::test_an_attacker_in_a_batch_reaches_no_other_grading",),
     ),
     Sabotage(
-        "the added description cells get time of their own, outside the notebook's budget",
+        "the added description cells all run after the notebook's budget is spent, not only the last",
         "engine/grading_engine/safeguards.py",
-        "        if cell.metadata.get(EXPORT_KEY) == LAST_EXPORT and left < EXPORT_GRACE_S:", "        if cell.metadata.get(EXPORT_KEY):",
+        "        if self._kernel_lost or (not last_export and time.monotonic() >= self._deadline):",
+        "        if self._kernel_lost or (not export and time.monotonic() >= self._deadline):",
         (f"{CORPUS}::test_the_added_description_cells_stay_inside_the_notebooks_budget",), ("slow-evaluation-everywhere",),
     ),
     Sabotage(

@@ -410,10 +410,11 @@ class HeldOutGrading(AbstractOtterPlugin):
 
         from graded_networks.verdict import BANDS, SubmissionError, graded_network
 
-        from .safeguards import REPORT
+        from .safeguards import REPORT, cap_own_memory
 
         if _fingerprint(self._code) != self._fingerprint:
             raise RuntimeError("the autograder's own files changed while the notebook ran: not graded")
+        cap_own_memory()  # the kernel has ended: what is left of the container is the grading's own to bound
         descriptions, unread = self._read_descriptions()
         seeds = (self.plugin_config or {}).get("heldout_seeds", {})
         data = (self.plugin_config or {}).get("heldout_data", {})
@@ -471,6 +472,8 @@ class HeldOutGrading(AbstractOtterPlugin):
             )
         try:
             descriptions = json.loads(written) if written else {}
+        except MemoryError:
+            return {}, "The graded networks' description needs more memory to read than the autograder has."
         except (ValueError, RecursionError):
             return {}, None  # no description cell finished (or a forged one): each network reads as missing
         return (descriptions if isinstance(descriptions, dict) else {}), None

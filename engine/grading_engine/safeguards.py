@@ -251,6 +251,23 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
         return None
 
 
+GRADER_HEADROOM_MB = 768
+"""What the grading process may map, beyond what it maps when the notebook has run, to read, rebuild and measure the
+graded networks (the largest description the caps allow needs about 450 MB; the 8x1024 network, 150 MB)."""
+
+
+def cap_own_memory(headroom_mb: int = GRADER_HEADROOM_MB) -> None:
+    """Cap this process's address space at what it maps now plus ``headroom_mb``: past it an allocation fails in the
+    grading code, which says so in the results, instead of the container's OOM killer ending the grading with none."""
+    import resource
+
+    with open("/proc/self/status") as f:
+        mapped = int(next(line for line in f if line.startswith("VmSize:")).split()[1]) * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = mapped + headroom_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
 def process_age_s() -> float:
     """How long this process has run (from ``/proc``; 0 where it cannot tell): the whole grading's clock."""
     try:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import nbformat
 import pytest
+from test_corpus import SHORT_TIME_LIMIT_S, SLOW_WHEN_EVALUATED
 
-from conftest import DOCKER_CAPABILITIES, GRADESCOPE_MEMORY_MB, grade_here
+from conftest import DOCKER_CAPABILITIES, GRADESCOPE_MEMORY_MB, built_kit, grade_here, with_time_limit
 from fcnn_lesson.exercises import REGRESSION
+from grading_engine.safeguards import EXPORT_GRACE_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.geteuid() != 0, reason="cgroups and capabilities need root")]
 
@@ -67,8 +70,8 @@ def _scores(results: dict) -> dict:
     return {t["name"]: t.get("score") for t in results.get("tests", []) if t["name"].startswith("q_")}
 
 
-def _in_container(kit, notebook) -> dict:
-    results = grade_here(kit.autograder_zip, notebook, DOCKER_CAPABILITIES, container=True)
+def _in_container(kit, notebook, autograder_zip=None) -> dict:
+    results = grade_here(autograder_zip or kit.autograder_zip, notebook, DOCKER_CAPABILITIES, container=True)
     cost = results["container"]
     assert results.get("tests"), results["log"][-3000:]  # Gradescope found results
     assert cost.oom_kills == 0 and cost.peak_mb <= GRADESCOPE_MEMORY_MB, cost
@@ -78,6 +81,28 @@ def _in_container(kit, notebook) -> dict:
 
 def test_the_solutions_get_full_marks_in_gradescopes_default_container(kit):
     results = _in_container(kit, kit.solutions_notebook)
+    assert _scores(results) == {"q_regression": 5, "q_classification": 5}
+
+
+def test_the_digits_solutions_get_full_marks_in_gradescopes_default_container(tmp_path_factory):
+    digits = built_kit(tmp_path_factory, "digits")
+    assert _scores(_in_container(digits, digits.solutions_notebook)) == {"q_digits": 5}
+
+
+def test_a_notebook_slow_to_describe_ends_within_its_budget_in_the_container(kit, tmp_path):
+    """26 cells mention a network that sleeps when evaluated: the added description cells count against the
+    notebook's budget and only the last gets its grace, so the grading ends in time, with what was answered graded."""
+    nb = nbformat.read(kit.solutions_notebook, as_version=4)
+    nb.cells += [nbformat.v4.new_code_cell(SLOW_WHEN_EVALUATED)]
+    nb.cells += [nbformat.v4.new_code_cell(f"just_right_regressor  # mention {i}") for i in range(26)]
+    notebook = tmp_path / "slow" / "fcnn.ipynb"
+    notebook.parent.mkdir()
+    nbformat.write(nb, notebook)
+    short = with_time_limit(kit.autograder_zip, tmp_path / "short.zip", SHORT_TIME_LIMIT_S)
+    started = time.monotonic()
+    results = _in_container(kit, notebook, short)
+    assert time.monotonic() - started < SHORT_TIME_LIMIT_S + EXPORT_GRACE_S + 90  # start-up and imports at half a CPU
+    assert "time limit ran out" in results["output"], results["output"]
     assert _scores(results) == {"q_regression": 5, "q_classification": 5}
 
 

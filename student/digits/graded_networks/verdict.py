@@ -73,6 +73,8 @@ def graded_network(name: str, description: dict | None) -> nn.Module:
         raise SubmissionError(str(description["error"]))
     try:
         return rebuild(description, name)
+    except MemoryError:
+        raise SubmissionError(f"`{name}` needs more memory to rebuild than the autograder has.") from None
     except (NotANetwork, KeyError, TypeError, ValueError, RuntimeError, RecursionError) as e:
         raise SubmissionError(str(e) if isinstance(e, NotANetwork) else f"`{name}` could not be rebuilt ({e}).") from None
 

@@ -81,7 +81,11 @@ def evaluate(model: object, x: torch.Tensor, name: str) -> torch.Tensor:
         evaluated = model if type(model) is GraphNetwork else copy.deepcopy(model).cpu().eval()
         with torch.no_grad():
             out = evaluated(x.to(dtype))
+    except MemoryError as e:
+        raise SubmissionError(_too_big(name, x)) from e
     except Exception as e:  # any failure inside the student's forward pass is theirs to fix
+        if "can't allocate memory" in str(e):  # torch's allocator says so with a RuntimeError
+            raise SubmissionError(_too_big(name, x)) from None
         raise SubmissionError(
             f"`{name}` failed on an input of shape {tuple(x.shape)} ({type(e).__name__}: {e}). "
             f"It must accept a float tensor with one row per sample and {x.shape[1]} column(s)."
@@ -98,6 +102,13 @@ def evaluate(model: object, x: torch.Tensor, name: str) -> torch.Tensor:
             "Lower the learning rate, rebuild the model and retrain it; watch that the loss stays finite."
         )
     return out
+
+
+def _too_big(name: str, x: torch.Tensor) -> str:
+    return (
+        f"`{name}` needs more memory to evaluate on {x.shape[0]:,} samples than the autograder has. The exercise's "
+        "networks need far less: a few layers of a few hundred units are plenty."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
