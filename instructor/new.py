@@ -25,10 +25,12 @@ import sys
 
 import nbformat
 
+from instructor import pins as image_pins
 from instructor.assign import REPO
 
-IMAGE_PACKAGES = ("numpy", "matplotlib", "nbformat", "nbconvert", "nbclient", "ipykernel", "pandas")
-"""What a grading image needs besides otter (which otter adds) and torch (from PyTorch's CPU-only index)."""
+IMAGE_PACKAGES = ("numpy", "matplotlib", "nbformat", "nbconvert", "nbclient", "ipykernel", "jupyter_client", "pyzmq", "pandas")
+"""What a grading image needs besides otter (which otter adds) and torch (from PyTorch's CPU-only index); the guards'
+packages among them (grading_engine.safeguards.GUARDED_PACKAGES) must be pinned, or the zip grades nothing."""
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "otter-grader", "jupyterlab", "ipykernel", "nbformat")
 """What a student's environment needs to run the notebook and its checks."""
 
@@ -75,6 +77,7 @@ def scaffold(name: str, assignments: pathlib.Path = REPO / "assignments") -> pat
     for file, text in _LESSON.items():
         (lesson / file).write_text(text.replace("LESSON", f"{name}_lesson"))
     (folder / "requirements.txt").write_text(grading_requirements())
+    image_pins.write(folder / "requirements.txt")  # and everything those and otter pull in (make pins)
     (folder / "student-requirements.txt").write_text(student_requirements())
     (folder / "README.md").write_text(
         f"# {name}\n\nSet up once, in this folder: `pip install -r student-requirements.txt` (in a virtual environment of "

@@ -204,7 +204,7 @@ class GuardedGrading(AbstractOtterPlugin):
         # the whole grading's budget, counted from this process's start: the notebook's ends early enough for it
         grading_deadline = time.monotonic() + limits.grading_s - safeguards.process_age_s()
         safeguards.install_guarded_executor(float(limits.time_s), grading_deadline)
-        if not config.otter_run and pathlib.Path(sys.argv[0]).name == ENTRY_POINT:  # Gradescope's run_otter.py
+        if not config.otter_run and _grading_process():
             results_path = autograder_dir / "results" / "results.json"
             safeguards.start_watchdog(grading_deadline, lambda: _out_of_time(results_path, limits.grading_s))
         safeguards.adopt_orphans()
@@ -250,6 +250,12 @@ class GuardedGrading(AbstractOtterPlugin):
         notes.extend(_cell_errors(results.notebook))
         if notes:
             results.set_output("While your notebook ran in the autograder:\n- " + "\n- ".join(notes))
+
+
+def _grading_process() -> bool:
+    """Whether this process is Gradescope's entry point (the zip's ``run_otter.py``), which grades one submission and
+    exits: only there may the engine bound the whole process (``otter assign`` grades the solutions in its own)."""
+    return pathlib.Path(sys.argv[0] if sys.argv else "").name == ENTRY_POINT
 
 
 def _out_of_time(results_path: pathlib.Path, grading_s: int) -> None:
@@ -414,7 +420,8 @@ class HeldOutGrading(AbstractOtterPlugin):
 
         if _fingerprint(self._code) != self._fingerprint:
             raise RuntimeError("the autograder's own files changed while the notebook ran: not graded")
-        cap_own_memory()  # the kernel has ended: what is left of the container is the grading's own to bound
+        if _grading_process():  # the kernel has ended: what is left of the container is the grading's own to bound
+            cap_own_memory()
         descriptions, unread = self._read_descriptions()
         seeds = (self.plugin_config or {}).get("heldout_seeds", {})
         data = (self.plugin_config or {}).get("heldout_data", {})

@@ -216,6 +216,8 @@ def test_an_attacker_in_a_batch_reaches_no_other_grading(as_user, kit, grade, li
         home_file.write_text("root's own file\n")
         home_file.chmod(0o644)  # readable by anyone who can reach it: only the box keeps a kernel out
     before = home_file.read_bytes()
+    repo_file = REPO / "README.md"
+    repo_before = repo_file.read_bytes()
     attacker = _attacker(solutions, token, listener, str(home_file))
     cleanup: list[pathlib.Path] = []
     try:
@@ -241,7 +243,12 @@ def test_an_attacker_in_a_batch_reaches_no_other_grading(as_user, kit, grade, li
         assert report.pop("loopback") in ("ConnectionRefusedError", "OSError")  # a network of its own: nothing listens
         assert report.pop("digits") in ("FileNotFoundError", 0)  # another assignment's held-out data: not there, or empty
         assert report.pop("pidns") != os.stat("/proc/self/ns/pid").st_ino
-        assert all(outcome in ("FileNotFoundError", "PermissionError", "OSError") for outcome in report.values()), report
+        reads = {what: outcome for what, outcome in report.items() if what.endswith(" read")}
+        assert len(reads) == 2 and all(outcome in ("FileNotFoundError", "PermissionError") for outcome in reads.values()), report
+        # appending is refused, or lands in the box's own view (its /tmp, where a repository under /tmp has only the
+        # folders the box is mounted on): the real files did not change either way
+        assert all(report[what] in ("FileNotFoundError", "PermissionError", "OSError", "writable") for what in report if what.endswith(" append"))
+        assert repo_file.read_bytes() == repo_before
     finally:
         if not as_user:
             home_file.unlink()
