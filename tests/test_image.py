@@ -81,3 +81,19 @@ def test_the_image_grades_each_assignment_as_the_tests_do(assignment, image, tmp
         else:
             assert all(score == 0 for score, _ in scores.values()), results
     assert full
+
+
+def test_the_image_grades_as_root_with_dockers_capabilities_and_no_box(image, tmp_path_factory):
+    """Gradescope's own case: root without CAP_SYS_ADMIN, and (its seccomp profile refusing user namespaces) no box:
+    the kernel runs as a uid of its own, swept at the end; the image holds no package data to hide."""
+    from conftest import DOCKER_CAPABILITIES
+
+    kit = built_kit(tmp_path_factory, "fcnn")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"KIT_BWRAP": ""}
+    command = ["setpriv", f"--bounding-set={DOCKER_CAPABILITIES}", f"--inh-caps={DOCKER_CAPABILITIES}", "--",
+               str(image / "bin" / "python"), "-m", "grading_engine.gradescope", str(kit.autograder_zip), str(kit.solutions_notebook)]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=900)
+    folder = pathlib.Path(run.stdout.split("grading in ", 1)[1].split(";", 1)[0])
+    results = json.loads((folder / "results" / "results.json").read_text())
+    assert {t["name"]: t.get("score") for t in results["tests"] if "max_score" in t} == {"q_regression": 5, "q_classification": 5}, run.stderr[-3000:]
+    assert "the kernel runs as a uid of its own" in run.stderr
