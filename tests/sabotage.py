@@ -101,6 +101,11 @@ SABOTAGES = [
         (f"{BUDGET}::test_a_forged_description_too_large_to_parse_is_refused_before_parsing",),
     ),
     Sabotage(
+        "the student's kernel does not reseed before every cell as the autograder does",
+        "engine/graded_networks/seeding.py", '    shell.events.register("pre_run_cell", reseed)', "    pass",
+        ("tests/fcnn/test_randomness.py::test_the_student_trains_the_network_the_autograder_grades",),
+    ),
+    Sabotage(
         "an ordinary user without a box grades untrusted notebooks with their own rights",
         "engine/grading_engine/sandbox.py", '        if os.environ.get(TRUST_ENV) != "1":', "        if False:",
         ("tests/engine/test_hidden.py",),
