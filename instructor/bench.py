@@ -155,13 +155,15 @@ train_and_test_regression_model(just_right_regressor, num_epochs=1, reporting_in
 """
 
 
-def with_regressor(solutions: pathlib.Path, answer: str, dest: pathlib.Path) -> pathlib.Path | None:
-    """The solutions with the regression exercise answered by ``answer`` (fcnn's graded name), or None elsewhere."""
+def with_regressor(solutions: pathlib.Path, answer: str, dest: pathlib.Path, extra: tuple[str, ...] = ()) -> pathlib.Path | None:
+    """The solutions with the regression exercise answered by ``answer`` (fcnn's graded name) and ``extra`` cells at the
+    end, or None for an assignment without that exercise."""
     nb = nbformat.read(solutions, as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code" and "just_right_regressor = " in c.source and "train_" in c.source]
     if len(cells) != 1:
         return None
     cells[0].source = answer
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in extra]
     dest.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dest)
     return dest

@@ -19,22 +19,13 @@ import sys
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
+from grading_engine.safeguards import normal_name, read_pins
 from instructor.assign import REPO
 
 BEGIN = "# BEGIN GENERATED PINS (make pins): everything the lines above and otter pull in, at the repository's versions"
 END = "# END GENERATED PINS"
 OTTER = "otter-grader[grading,plugins]"
 """What otter's own environment.yml installs beside the assignment's requirements."""
-
-
-def normal(name: str) -> str:
-    return name.split("[")[0].strip().lower().replace("_", "-").replace(".", "-")
-
-
-def repository_pins() -> dict[str, str]:
-    """``name -> version`` from the repository's ``requirements.txt``."""
-    lines = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
-    return {normal(name): version.strip() for name, _, version in (line.partition("==") for line in lines) if version}
 
 
 def closure(roots: list[str]) -> tuple[set[str], set[str]]:
@@ -46,7 +37,7 @@ def closure(roots: list[str]) -> tuple[set[str], set[str]]:
     todo = [Requirement(root) for root in roots]
     while todo:
         requirement = todo.pop()
-        name, extras = normal(requirement.name), set(requirement.extras)
+        name, extras = normal_name(requirement.name), set(requirement.extras)
         if name in found and extras <= found[name]:
             continue
         found[name] = found.get(name, set()) | extras
@@ -68,8 +59,8 @@ def generated_block(requirements: pathlib.Path) -> str:
     named = [line.split("#")[0].strip() for line in text.splitlines()]
     roots = [line for line in named if line and not line.startswith(("-", "/", "."))]
     needed, missing = closure([*(r.split("+")[0] for r in roots), OTTER])
-    pins = repository_pins()
-    already = {normal(Requirement(r.split("+")[0]).name) for r in roots}
+    pins = read_pins(REPO / "requirements.txt")
+    already = {normal_name(Requirement(r.split("+")[0]).name) for r in roots}
     lines = [BEGIN]
     unpinned = sorted(n for n in needed - already if n not in pins)
     if unpinned:

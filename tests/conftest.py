@@ -204,15 +204,16 @@ def _cgroup_v1(controller: str) -> pathlib.Path | None:
 
 
 def grade_here(autograder_zip: pathlib.Path, notebook: pathlib.Path, capabilities: str | None = None, bwrap: bool = True,
-               container: bool = False) -> dict:  # fmt: skip
+               container: bool = False, python: pathlib.Path | str = sys.executable) -> dict:  # fmt: skip
     """``python -m grading_engine.gradescope`` (the README's command) as root, with ``capabilities`` (Docker's: no
     CAP_SYS_ADMIN), without bubblewrap if ``bwrap`` is False, and in a ``container`` as close to Gradescope's default as
     this machine allows (a cgroup of 768 MB for the whole grading and half a CPU; skipped where cgroups are not
-    writable). Returns results.json with ``log``, ``folder`` (the graded folder, kept) and ``container`` added."""
+    writable), with ``python`` (another environment's, such as a grading image's). Returns results.json with ``log``,
+    ``folder`` (the graded folder, kept) and ``container`` added."""
     import subprocess
     import uuid
 
-    command = [sys.executable, "-m", "grading_engine.gradescope", str(autograder_zip), str(notebook)]
+    command = [str(python), "-m", "grading_engine.gradescope", str(autograder_zip), str(notebook)]
     if capabilities:
         command = ["setpriv", f"--bounding-set={capabilities}", f"--inh-caps={capabilities}", "--", *command]
     groups = []
@@ -230,7 +231,7 @@ def grade_here(autograder_zip: pathlib.Path, notebook: pathlib.Path, capabilitie
             (groups[1] / "cpu.cfs_quota_us").write_text("50000")  # half a CPU
         enter = "; ".join(f'echo $$ > "{group}/cgroup.procs"' for group in groups)
         command = ["sh", "-c", f'{enter}; exec "$@"', "sh", *command]
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KIT_BWRAP")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "KIT_BWRAP")}
     if not bwrap:
         env["KIT_BWRAP"] = ""  # as if bubblewrap were missing, or user namespaces refused
     try:

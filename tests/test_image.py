@@ -11,8 +11,6 @@ Not in ``make test``: installing the image takes minutes.
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -20,8 +18,8 @@ import zipfile
 
 import pytest
 
-from conftest import built_kit
-from instructor.assign import REPO, assignment_names
+from conftest import DOCKER_CAPABILITIES, built_kit, grade_here
+from instructor.assign import assignment_names
 
 pytestmark = [pytest.mark.image, pytest.mark.slow]
 
@@ -63,37 +61,24 @@ def test_the_image_has_the_engine_and_its_startup_hook(image):
     assert subprocess.run([str(python), "-c", check], capture_output=True, text=True, check=True).stdout.strip() == "fits"
 
 
+def _scores(results: dict) -> dict[str, tuple[float, float]]:
+    return {t["name"]: (t.get("score"), t.get("max_score")) for t in results.get("tests", []) if "max_score" in t}
+
+
 @pytest.mark.parametrize("assignment", assignment_names())
 def test_the_image_grades_each_assignment_as_the_tests_do(assignment, image, tmp_path_factory):
     kit = built_kit(tmp_path_factory, assignment)
-    full = None
-    for notebook, expected in ((kit.solutions_notebook, "full"), (kit.student_dir / f"{assignment}.ipynb", 0)):
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        run = subprocess.run([str(image / "bin" / "python"), "-m", "grading_engine.gradescope", str(kit.autograder_zip),
-                              str(notebook)], capture_output=True, text=True, cwd=REPO, env=env, timeout=900)  # fmt: skip
-        folder = pathlib.Path(run.stdout.split("grading in ", 1)[1].split(";", 1)[0])
-        results = json.loads((folder / "results" / "results.json").read_text())
-        scores = {t["name"]: (t.get("score"), t.get("max_score")) for t in results["tests"] if "max_score" in t}
-        assert scores, run.stdout[-3000:] + run.stderr[-3000:]
-        if expected == "full":
-            full = {name: maximum for name, (_, maximum) in scores.items()}
-            assert {name: score for name, (score, _) in scores.items()} == full, results
-        else:
-            assert all(score == 0 for score, _ in scores.values()), results
-    assert full
+    solutions = grade_here(kit.autograder_zip, kit.solutions_notebook, python=image / "bin" / "python")
+    untouched = grade_here(kit.autograder_zip, kit.student_dir / f"{assignment}.ipynb", python=image / "bin" / "python")
+    full = {name: maximum for name, (_, maximum) in _scores(solutions).items()}
+    assert full and {name: score for name, (score, _) in _scores(solutions).items()} == full, solutions["log"][-3000:]
+    assert _scores(untouched) and all(score == 0 for score, _ in _scores(untouched).values()), untouched["log"][-3000:]
 
 
 def test_the_image_grades_as_root_with_dockers_capabilities_and_no_box(image, tmp_path_factory):
     """Gradescope's own case: root without CAP_SYS_ADMIN, and (its seccomp profile refusing user namespaces) no box:
     the kernel runs as a uid of its own, swept at the end; the image holds no package data to hide."""
-    from conftest import DOCKER_CAPABILITIES
-
     kit = built_kit(tmp_path_factory, "fcnn")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"KIT_BWRAP": ""}
-    command = ["setpriv", f"--bounding-set={DOCKER_CAPABILITIES}", f"--inh-caps={DOCKER_CAPABILITIES}", "--",
-               str(image / "bin" / "python"), "-m", "grading_engine.gradescope", str(kit.autograder_zip), str(kit.solutions_notebook)]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=900)
-    folder = pathlib.Path(run.stdout.split("grading in ", 1)[1].split(";", 1)[0])
-    results = json.loads((folder / "results" / "results.json").read_text())
-    assert {t["name"]: t.get("score") for t in results["tests"] if "max_score" in t} == {"q_regression": 5, "q_classification": 5}, run.stderr[-3000:]
-    assert "the kernel runs as a uid of its own" in run.stderr
+    results = grade_here(kit.autograder_zip, kit.solutions_notebook, DOCKER_CAPABILITIES, bwrap=False, python=image / "bin" / "python")
+    assert {name: score for name, (score, _) in _scores(results).items()} == {"q_regression": 5, "q_classification": 5}, results["log"][-3000:]
+    assert "the kernel runs as a uid of its own" in results["log"]

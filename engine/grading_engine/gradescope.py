@@ -23,7 +23,7 @@ import sys
 import tempfile
 import zipfile
 
-from .sandbox import TRUST_ENV
+from .sandbox import TRUST_ENV, file_tail
 
 GRADESCOPE_DIR = pathlib.Path("/autograder")
 ENGINE_IN_ZIP = pathlib.Path("source/files/engine")
@@ -93,17 +93,12 @@ def grade_in(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathl
     with open(log, "wb") as out:
         subprocess.run(grading_command(root), cwd=root / "source", env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
     results = root / "results" / "results.json"
-    return (json.loads(results.read_text()) if results.exists() else None), _tail(log, LOG_TAIL_BYTES)
+    return (json.loads(results.read_text()) if results.exists() else None), file_tail(log, LOG_TAIL_BYTES)
 
 
 LOG_TAIL_BYTES = 64 * 1024
 """How much of a grading's output :func:`grade_in` returns (its end): a batch keeps this much per submission."""
 
-
-def _tail(path: pathlib.Path, max_bytes: int) -> str:
-    with open(path, "rb") as f:
-        f.seek(max(0, os.fstat(f.fileno()).st_size - max_bytes))
-        return f.read().decode(errors="replace")
 
 
 def grade_here(autograder_zip: pathlib.Path, submission: pathlib.Path) -> None:

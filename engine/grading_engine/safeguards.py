@@ -24,6 +24,7 @@ import math
 import os
 import pathlib
 import pickle
+import re
 import signal
 import sys
 import time
@@ -146,7 +147,8 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
             self.kernel_name = KERNELSPEC  # the kernel runs in this grading's box (see sandbox.py)
         self._set_deadline()
         self._kernel_lost = False
-        self._output_bytes = 0
+        self._output_bytes, self._output_cut = 0, False
+        self._last_label = "the start"  # the last cell of the notebook's own that ran, to place an added one
         return super().preprocess(nb, resources, km)
 
     def _set_deadline(self) -> None:
@@ -207,7 +209,7 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
         if not export:
             self._last_label = cell_label(cell)
         label = cell_label(cell) if not export else (
-            f"the autograder's description of your graded networks (after {getattr(self, '_last_label', 'the start')}), "
+            f"the autograder's description of your graded networks (after {self._last_label}), "
             "which evaluates them"
         )  # fmt: skip
         REPORT.doing = f"running {label}"
@@ -240,7 +242,7 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
         self._output_bytes += len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
         if self._output_bytes <= MAX_OUTPUT_BYTES:
             return super().output(outs, msg, display_id, cell_index)
-        if not getattr(self, "_output_cut", False):
+        if not self._output_cut:
             self._output_cut = True
             note = f"[autograder] the notebook printed more than {MAX_OUTPUT_BYTES // 2**20} MB: the rest is not kept\n"
             outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
@@ -315,11 +317,12 @@ def read_pins(requirements: pathlib.Path) -> dict[str, str] | None:
     except FileNotFoundError:
         return None
     pins = (line.partition("==") for line in lines)
-    return {_normal(name): version.split("+")[0].strip() for name, _, version in pins if version}
+    return {normal_name(name): version.split("+")[0].strip() for name, _, version in pins if version}
 
 
-def _normal(name: str) -> str:
-    return name.split("[")[0].strip().lower().replace("_", "-")
+def normal_name(name: str) -> str:
+    """A package's name as pip compares names (PEP 503), extras left out: ``jupyter_client`` is ``jupyter-client``."""
+    return re.sub(r"[-_.]+", "-", name.split("[")[0].strip()).lower()
 
 
 def check_otter_fits(pins: dict[str, str] | None = None) -> None:
@@ -342,10 +345,10 @@ def check_otter_fits(pins: dict[str, str] | None = None) -> None:
         problems.append(f"otter-grader is {otter.__version__}, the kit's guards were written for {EXPECTED_OTTER_VERSION}")
     for package in GUARDED_PACKAGES if pins is not None else ():
         installed = importlib.metadata.version(package)
-        if pins.get(_normal(package)) is None:
+        if pins.get(normal_name(package)) is None:
             problems.append(f"the autograder's requirements.txt does not pin {package} (installed: {installed})")
-        elif installed.split("+")[0] != pins[_normal(package)]:
-            problems.append(f"{package} is {installed}, the autograder's requirements.txt pins {pins[_normal(package)]}")
+        elif installed.split("+")[0] != pins[normal_name(package)]:
+            problems.append(f"{package} is {installed}, the autograder's requirements.txt pins {pins[normal_name(package)]}")
     if getattr(otter.execute, "pickle", None) not in (pickle, _KernelResultsIgnored):
         problems.append("otter.execute no longer reads the kernel's results with pickle")
     if getattr(otter_logging, "pickle", None) is not pickle and not isinstance(getattr(otter_logging, "pickle", None), types.SimpleNamespace):

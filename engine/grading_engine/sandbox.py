@@ -116,12 +116,17 @@ class Sandbox:
 
     def log_tail(self, max_bytes: int = 4000) -> str:
         """The end of what the kernel printed (bounded: a notebook may print gigabytes)."""
-        try:
-            with open(self.log, "rb") as f:
-                f.seek(max(0, os.fstat(f.fileno()).st_size - max_bytes))
-                return f.read(max_bytes).decode(errors="replace")
-        except OSError:
-            return ""
+        return file_tail(self.log, max_bytes)
+
+
+def file_tail(path: pathlib.Path, max_bytes: int) -> str:
+    """The last ``max_bytes`` of a file, as text ("" if it cannot be read): a log may be far larger than memory."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - max_bytes))
+            return f.read(max_bytes).decode(errors="replace")
+    except OSError:
+        return ""
 
 
 _current: Sandbox | None = None

@@ -16,20 +16,10 @@ import pytest
 from test_corpus import SHORT_TIME_LIMIT_S, SLOW_WHEN_EVALUATED
 
 from conftest import DOCKER_CAPABILITIES, GRADESCOPE_MEMORY_MB, built_kit, grade_here, with_time_limit
-from fcnn_lesson.exercises import REGRESSION
 from grading_engine.safeguards import EXPORT_GRACE_S
+from instructor.bench import WIDE_NETWORK, with_regressor
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.geteuid() != 0, reason="cgroups and capabilities need root")]
-
-WIDE = """\
-torch.manual_seed(0)
-width, depth, epochs = {width}, {depth}, {epochs}
-layers = [nn.Linear(1, width), nn.ReLU()]
-for _ in range(depth - 1):
-    layers += [nn.Linear(width, width), nn.ReLU()]
-just_right_regressor = nn.Sequential(*layers, nn.Linear(width, 1))
-train_and_test_regression_model(just_right_regressor, num_epochs=epochs, reporting_interval=0, lr=0.001, optimizer="adam")
-"""
 
 CHAINED = """\
 torch.manual_seed(0)
@@ -50,16 +40,10 @@ print("FORGED-EXPORT installed")
 """
 
 
-def _with_regressor(kit, tmp_path, name: str, answer: str, extra: str = "") -> os.PathLike:
-    nb = nbformat.read(kit.solutions_notebook, as_version=4)
-    (cell,) = [c for c in nb.cells if c.cell_type == "code" and f"{REGRESSION.network} = " in c.source and "train_" in c.source]
-    cell.source = answer
-    if extra:
-        nb.cells.append(nbformat.v4.new_code_cell(extra))
-    path = tmp_path / name / "fcnn.ipynb"
-    path.parent.mkdir()
-    nbformat.write(nb, path)
-    return path
+def _with_regressor(kit, tmp_path, name: str, answer: str, *extra: str) -> os.PathLike:
+    notebook = with_regressor(kit.solutions_notebook, answer, tmp_path / name / "fcnn.ipynb", extra)
+    assert notebook is not None, "the solutions have no single regression answer cell"
+    return notebook
 
 
 def _graded(results: dict, question: str) -> dict:
@@ -108,7 +92,7 @@ def test_a_notebook_slow_to_describe_ends_within_its_budget_in_the_container(kit
 
 @pytest.mark.parametrize("width, depth, epochs", [(512, 4, 300), (1024, 8, 8)], ids=["4x512", "8x1024"])
 def test_a_wide_honest_network_is_graded_within_768_mb(width, depth, epochs, kit, tmp_path):
-    notebook = _with_regressor(kit, tmp_path, f"wide-{depth}x{width}", WIDE.format(width=width, depth=depth, epochs=epochs))
+    notebook = _with_regressor(kit, tmp_path, f"wide-{depth}x{width}", WIDE_NETWORK.format(width=width, depth=depth, epochs=epochs))
     results = _in_container(kit, notebook)
     graded = _graded(results, "q_regression")
     assert graded.get("band") is not None and "heldout_mse_in_range" in graded.get("metrics", {}), graded
@@ -123,7 +107,7 @@ def test_a_description_past_the_caps_is_refused_by_the_check_and_the_grader_alik
 
 
 def test_a_forged_description_too_large_to_parse_is_refused_before_parsing(kit, tmp_path):
-    results = _in_container(kit, _with_regressor(kit, tmp_path, "forged", WIDE.format(width=8, depth=1, epochs=1), FORGED))
+    results = _in_container(kit, _with_regressor(kit, tmp_path, "forged", WIDE_NETWORK.format(width=8, depth=1, epochs=1), FORGED))
     for question in ("q_regression", "q_classification"):
         assert "larger than the autograder reads" in _graded(results, question).get("error", ""), json.dumps(results)[:2000]
     assert _scores(results) == {"q_regression": 0, "q_classification": 0}

@@ -104,11 +104,12 @@ def evaluate(model: object, x: torch.Tensor, name: str) -> torch.Tensor:
     return out
 
 
+SMALLER = "The exercise's networks need far less: a few layers of a few hundred units are plenty."
+"""What a network too large to grade is told."""
+
+
 def _too_big(name: str, x: torch.Tensor) -> str:
-    return (
-        f"`{name}` needs more memory to evaluate on {x.shape[0]:,} samples than the autograder has. The exercise's "
-        "networks need far less: a few layers of a few hundred units are plenty."
-    )
+    return f"`{name}` needs more memory to evaluate on {x.shape[0]:,} samples than the autograder has. {SMALLER}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,8 +429,8 @@ def _weight(encoded: Any, name: str) -> torch.Tensor:
     dtypes = {"float32": torch.float32, "float64": torch.float64}
     if not (isinstance(encoded, dict) and encoded.get("dtype") in dtypes and isinstance(encoded.get("data"), str)):
         raise NotANetwork(f"`{name}`: a weight in the description is malformed")
-    shape = encoded.get("shape")
-    if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+    shape = _shape(encoded)
+    if shape is None:
         raise NotANetwork(f"`{name}`: a weight's shape in the description is malformed")
     raw = base64.b64decode(encoded["data"], validate=True)
     dtype = dtypes[encoded["dtype"]]
@@ -438,16 +439,22 @@ def _weight(encoded: Any, name: str) -> torch.Tensor:
     return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape).to(torch.float64)
 
 
+def _shape(encoded: Any) -> list[int] | None:
+    """The shape an encoded weight claims, if it is a list of sizes."""
+    shape = encoded.get("shape") if isinstance(encoded, dict) else None
+    return shape if isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape) else None
+
+
 def description_cost(description: dict[str, Any]) -> dict[str, int]:
     """What evaluating ``description`` would cost, counted from its JSON alone: operations, weights, and
     multiply-adds (plus element-wise steps) per sample."""
     nodes = description.get("nodes")
     nodes = nodes if isinstance(nodes, list) else []
     parameters, widest, linear = 0, 1, 0
-    for spec in nodes:
-        for key, weight in (spec.get("weights", {}) if isinstance(spec, dict) and isinstance(spec.get("weights"), dict) else {}).items():
-            shape = weight.get("shape") if isinstance(weight, dict) else None
-            size = math.prod(shape) if isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape) else 0
+    for spec in (spec for spec in nodes if isinstance(spec, dict) and isinstance(spec.get("weights"), dict)):
+        for key, weight in spec["weights"].items():
+            shape = _shape(weight)
+            size = math.prod(shape) if shape else 0
             parameters += size
             widest = max([widest, *shape]) if size else widest
             linear += size if spec.get("op") == "linear" and key == "weight" else 0
@@ -465,8 +472,7 @@ def check_cost(description: dict[str, Any], name: str) -> None:
     for what, cap in caps.items():
         if cost[what] > cap:
             raise NotANetwork(
-                f"`{name}` is larger than the autograder grades: {cost[what]:,} {what} (at most {cap:,}). The "
-                "exercise's networks need far less: a few layers of a few hundred units are plenty."
+                f"`{name}` is larger than the autograder grades: {cost[what]:,} {what} (at most {cap:,}). {SMALLER}"
             )
 
 
