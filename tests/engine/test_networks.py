@@ -217,3 +217,29 @@ def test_export_writes_one_description_per_network(tmp_path):
     export({"a": nn.Linear(1, 1), "b": None}, {"a": X, "b": X}, path)
     written = json.loads(path.read_text())
     assert written["a"]["format"] == FORMAT and "is not defined" in written["b"]["error"]
+
+
+@pytest.mark.parametrize(
+    "layers, cap",
+    [
+        ([nn.Linear(1, 8), *[nn.ReLU() for _ in range(1000)], nn.Linear(8, 1)], "operations (at most 1,000)"),
+        ([nn.Linear(1, 5000), nn.ReLU(), nn.Linear(5000, 5000), nn.ReLU(), nn.Linear(5000, 1)], "parameters (at most 20,000,000)"),
+    ],
+    ids=["operations", "parameters"],
+)
+def test_a_network_past_a_cap_is_refused_by_the_check_naming_it(layers, cap):
+    """The notebook's check and the grader share the cap: as_graded (what the check calls) refuses before building."""
+    with pytest.raises(SubmissionError, match=cap.replace("(", r"\(").replace(")", r"\)")):
+        as_graded(nn.Sequential(*layers), torch.linspace(-1, 1, 10)[:, None], "net")
+
+
+def test_the_cost_of_a_description_is_counted_from_its_json_alone():
+    from graded_networks.networks import MAX_OPERATIONS_PER_SAMPLE, NotANetwork, check_cost, description_cost
+
+    wide = {"op": "linear", "inputs": [0], "weights": {"weight": {"dtype": "float32", "shape": [3000, 3000], "data": ""}}}
+    description = {"format": FORMAT, "nodes": [{"op": "input"}] + [wide] * 5, "output": 5}
+    cost = description_cost(description)
+    assert cost == {"operations": 6, "parameters": 45_000_000, "operations per sample": 45_000_000 + 6 * 3000}
+    assert cost["operations per sample"] > MAX_OPERATIONS_PER_SAMPLE
+    with pytest.raises(NotANetwork, match="at most"):
+        check_cost(description, "net")

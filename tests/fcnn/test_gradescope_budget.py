@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from test_corpus import SHORT_TIME_LIMIT_S, SLOW_WHEN_EVALUATED
 
-from conftest import DOCKER_CAPABILITIES, GRADESCOPE_MEMORY_MB, built_kit, grade_here, with_time_limit
+from conftest import DOCKER_CAPABILITIES, GRADESCOPE_MEMORY_MB, Graded, built_kit, grade_here, with_time_limit
 from grading_engine.safeguards import EXPORT_GRACE_S
 from instructor.bench import WIDE_NETWORK, with_regressor
 
@@ -104,6 +104,9 @@ def test_a_description_past_the_caps_is_refused_by_the_check_and_the_grader_alik
     graded = _graded(results, "q_regression")
     assert graded.get("band") is None and "operations (at most 1,000)" in graded.get("error", ""), graded
     assert _scores(results) == {"q_regression": 0, "q_classification": 5}
+    # and the notebook's own check, run in the grading kernel, said so before the grade did
+    check = Graded(results, results["log"], results["folder"] / "results" / "results.json", 0.0)
+    assert check.notebook_check_passed("q_regression") is False
 
 
 def test_a_forged_description_too_large_to_parse_is_refused_before_parsing(kit, tmp_path):
