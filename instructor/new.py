@@ -110,7 +110,8 @@ def test_line_model_heldout_BAND(line_model):
             f"`{lesson}/`)."
         ),
         v4.new_code_cell(
-            f"import torch\nfrom torch import nn\n\nfrom {lesson}.data import training_data\nfrom {lesson}.grading import show_rules\n\n"
+            f"import torch\nfrom torch import nn\n\nfrom {lesson}.data import training_data\nfrom {lesson}.grading import show_rules\n"
+            "from graded_networks.epochs import record_epochs\n\n"
             "x_train, y_train = training_data()"
         ),
         v4.new_markdown_cell("## Exercise: fit a line\n\nBuild `line_model`, a network with one `nn.Linear(1, 1)` layer, and train it on "
@@ -128,6 +129,7 @@ def test_line_model_heldout_BAND(line_model):
             "    loss = ((line_model(x_train) - y_train) ** 2).mean()\n"
             "    loss.backward()\n"
             "    optimizer.step()\n"
+            "record_epochs(line_model, 300)  # the exercise's training budget is checked on this count\n"
             "# END SOLUTION\n"
             '""" # BEGIN PROMPT\n'
             "line_model = ...  # your network, trained on (x_train, y_train)\n"
@@ -192,21 +194,31 @@ _LESSON = {
     "__init__.py": '"""The lesson\'s own code: what it grades (``exercises``), its data and its checks (``grading``)."""\n',
     "exercises.py": '''"""What the autograder grades, its marks and its limits: the one place each lives (no torch: read before grading)."""
 
-from graded_networks.exercise import GradedExercise, Limits, Mark
+from graded_networks.exercise import Diagnosis, GradedExercise, Limits
+from graded_networks.marks import Mark, Metric
 
 LIMITS = Limits(time_s=120, memory_mb=1536)
 """This assignment's limits: the autograder enforces them and the notebook states them."""
 
-MAX_HELDOUT_MSE = 0.3
-"""Just right: held-out MSE at most this (the noise alone gives 0.25)."""
-CLOSE_HELDOUT_MSE = 0.5
-"""Close: at most this."""
+N_HELDOUT = 10_000
+"""Held-out points per assessment."""
 
 LINE = GradedExercise(
     network="line_model",
     example_input="LESSON.data.training_inputs",
     assess="LESSON.grading.assess",
-    marks=(Mark("heldout_mse", "just right", "max", MAX_HELDOUT_MSE), Mark("heldout_mse", "close", "max", CLOSE_HELDOUT_MSE)),
+    metrics=(Metric("heldout_mse", "held-out MSE"), Metric("train_mse", "training MSE"), Metric("noise_mse", "MSE of the noise alone")),
+    # the noise alone gives 0.25: "just right" near it, "close" a little further
+    marks=(Mark("just right", "heldout_mse", at_most=0.3), Mark("close", "heldout_mse", at_most=0.5)),
+    diagnosis=Diagnosis(
+        train="train_mse",
+        heldout="heldout_mse",
+        floor="noise_mse",
+        advice={"overfit": "Train it for fewer epochs.", "underfit": "Train it longer or with another learning rate."},
+    ),
+    heldout_sample=f"{N_HELDOUT:,} new points",
+    validation_sample="the training points",
+    max_epochs=1_000,
 )
 ''',
     "data.py": '''"""The lesson's data: y = 3x - 1 plus Gaussian noise (SD 0.5), x uniform on [-2, 2]."""
@@ -231,16 +243,15 @@ def training_inputs() -> torch.Tensor:
     """The inputs a graded network is described on."""
     return training_data()[0]
 ''',
-    "grading.py": '''"""The exercise's public check (in the notebook) and held-out assessment (in the autograder's process)."""
+    "grading.py": '''"""The exercise's measurements: the public check (in the notebook) and the held-out metrics (in the autograder's
+process). The engine applies the marks (``exercises.py``) and writes the messages."""
 
 import torch
-from graded_networks.networks import evaluate
-from graded_networks.verdict import BANDS, Assessment, SubmissionError, as_graded, regime
+from graded_networks import verdict
+from graded_networks.networks import SubmissionError, evaluate
 
 from .data import NOISE_SD, sample, training_data
-from .exercises import CLOSE_HELDOUT_MSE, LIMITS, LINE, MAX_HELDOUT_MSE
-
-N_HELDOUT = 10_000
+from .exercises import LIMITS, LINE, N_HELDOUT
 
 
 def _mse(network, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -253,32 +264,26 @@ def _mse(network, x: torch.Tensor, y: torch.Tensor) -> float:
 def check_line_model(model) -> None:
     """Public check: the network is gradable and beats predicting the mean. Raises AssertionError saying what to fix."""
     x, y = training_data()
+    network = verdict.checked(LINE, model, x)
     try:
-        train_mse = _mse(as_graded(model, x, LINE.network), x, y)
+        train_mse = _mse(network, x, y)
     except SubmissionError as e:
         raise AssertionError(str(e)) from None
     assert train_mse < y.var().item(), f"`{LINE.network}` has training MSE {train_mse:.2f}: train it first."
 
 
-def assess(network, heldout_seed: int) -> Assessment:
-    """The hidden test: MSE on held-out points drawn with the autograder's secret seed."""
+def assess(network, heldout_seed: int) -> dict[str, float]:
+    """The hidden test's metrics: MSE on held-out points drawn with the autograder's secret seed."""
     x, y = sample(N_HELDOUT, torch.Generator().manual_seed(heldout_seed))
-    try:
-        heldout, train = _mse(network, x, y), _mse(network, *training_data())
-    except SubmissionError as e:
-        return Assessment(str(e))
-    band = BANDS[2] if heldout <= MAX_HELDOUT_MSE else BANDS[1] if heldout <= CLOSE_HELDOUT_MSE else BANDS[0]
-    advice = "" if band == BANDS[2] else f" It {regime(train, heldout, NOISE_SD**2)}s: train it longer or with another learning rate."
-    message = f"Held-out MSE on {N_HELDOUT:,} new points: {heldout:.3f} (just right <= {MAX_HELDOUT_MSE}). Band: {band}.{advice}"
-    return Assessment(message, {"heldout_mse": heldout, "train_mse": train}, band)
+    return {"heldout_mse": _mse(network, x, y), "train_mse": _mse(network, *training_data()), "noise_mse": NOISE_SD**2}
 
 
 def show_rules() -> None:
     """How the exercise is graded, from the autograder's own settings."""
-    print(
-        f"1 point for the public check; 4 for held-out MSE <= {MAX_HELDOUT_MSE} (2 for <= {CLOSE_HELDOUT_MSE}); "
-        f"the whole notebook runs in at most {LIMITS.time_s} s and {LIMITS.memory_mb} MB."
-    )
+    from IPython.display import Markdown, display
+
+    check = "the network exists and beats predicting the mean"
+    display(Markdown(verdict.rules(LINE, LIMITS, check=check, language="graded: what the network computes.")))
 ''',
 }
 

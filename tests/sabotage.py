@@ -239,7 +239,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "the training budget is not enforced",
-        "engine/graded_networks/verdict.py", "trained_epochs > max_epochs", "trained_epochs > 10 * max_epochs",
+        "engine/graded_networks/epochs.py", "epochs <= max_epochs:", "epochs <= 10 * max_epochs:",
         ("tests/fcnn/test_grading_checks.py", CORPUS), ("over-the-epoch-budget",),
     ),
     Sabotage(

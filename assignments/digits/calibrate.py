@@ -29,10 +29,12 @@ from datetime import UTC, datetime
 import torch
 from digits_lesson import exercises, grading
 from digits_lesson.data import as_tensors, load, split
+from digits_lesson.exercises import DIGITS
 from digits_lesson.training import train_classifier
 from torch import nn
 
-from graded_networks.verdict import BANDS
+from graded_networks.marks import BANDS, marks_table
+from graded_networks.verdict import judge
 
 SEEDS = tuple(range(10))
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -102,7 +104,8 @@ def run(recipe: Recipe) -> list[dict]:
         for epochs in recipe.checkpoints:
             train_classifier(model, x, y, epochs - done, recipe.lr, recipe.optimizer, 0)
             done = epochs
-            held, val = grading.assess(model, heldout, "held-out"), grading.assess(model, validation, "validation")
+            held = judge(DIGITS, grading.metrics(model, heldout), "held-out")
+            val = judge(DIGITS, grading.metrics(model, validation), "validation")
             rows.append({
                 "group": group_of(recipe, epochs), "recipe": recipe.name, "epochs": epochs, "seed": seed,
                 "band": held.band, "validation_band": val.band, "regime": held.regime or "",
@@ -132,10 +135,9 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, jobs: int)
     fig, ax = plt.subplots(figsize=(9, 6))
     for name, members in groups.items():
         ax.scatter([r["heldout_accuracy"] for r in members], [r["heldout_cross_entropy"] for r in members], s=10, alpha=0.6, label=name)
-    for mark, style in ((exercises.MIN_ACCURACY, "-"), (exercises.CLOSE_MIN_ACCURACY, "--")):
-        ax.axvline(mark, color="k", linestyle=style, linewidth=1)
-    for mark, style in ((exercises.MAX_CROSS_ENTROPY, "-"), (exercises.CLOSE_CROSS_ENTROPY, "--")):
-        ax.axhline(mark, color="k", linestyle=style, linewidth=1)
+    for mark in DIGITS.marks:  # accuracy across, cross-entropy up; "just right" solid, "close" dashed
+        line = ax.axvline if mark.metric == "heldout_accuracy" else ax.axhline
+        line(mark.value, color="k", linestyle="-" if mark.band == BANDS[-1] else "--", linewidth=1)
     ax.set_xlim(0.8, 1.0)
     ax.set_ylim(0, 1.0)
     ax.set_xlabel("held-out accuracy")
@@ -155,17 +157,15 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, jobs: int)
         f"({len({(r['recipe'], r['seed']) for r in rows})} runs of {len({r['recipe'] for r in rows})} recipes, {len(SEEDS)} "
         "seeds each, each run measured at several epoch counts: full-batch training is deterministic, so each is the "
         f"model a training of that many epochs gives) in {seconds:.0f} s with {jobs} processes. Every number "
-        "comes from the grader's own assessment (`digits_lesson.grading.assess`) on the held-out third (600 digits) "
+        "comes from the grader's own measurement (`digits_lesson.grading.metrics`) and marks (`exercises.DIGITS`) on the "
+        "held-out third (600 digits) "
         "and on the validation digits (299). All measurements: [`calibration/zoo.csv`](calibration/zoo.csv).",
         "",
         "## The marks (`digits_lesson/exercises.py`, the one place they live)",
         "",
-        "| band | held-out accuracy | held-out cross-entropy (probabilities clamped at "
-        f"{exercises.CROSS_ENTROPY_CLAMP}) | hidden points |",
-        "|---|---|---|---:|",
-        f"| just right | >= {exercises.MIN_ACCURACY} | <= {exercises.MAX_CROSS_ENTROPY} | 4 |",
-        f"| close | >= {exercises.CLOSE_MIN_ACCURACY} | <= {exercises.CLOSE_CROSS_ENTROPY} | 2 |",
-        "| off | otherwise | | 0 |",
+        marks_table(DIGITS.marks, DIGITS.metrics, DIGITS.points()),
+        "",
+        f"(In the cross-entropy, probabilities are clamped at {exercises.CROSS_ENTROPY_CLAMP}.)",
         "",
         "## Groups, and how each one is graded",
         "",
@@ -200,7 +200,7 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, jobs: int)
         "do not pretend otherwise. What fails is a bottleneck, a network stopped early, SGD that has not converged, and "
         "a big network that has seen only 100 or 200 digits.",
         "- Where the validation cell and the hidden test disagree, the model sits near a mark: the validation cell "
-        f"then says so (`grading.NEAR_MARK` = {grading.NEAR_MARK}).",
+        f"then says so (`exercises.ACCURACY_SPREAD` = {exercises.ACCURACY_SPREAD}).",
     ]
     report = out / "calibration.md"
     report.write_text("\n".join(lines) + "\n")

@@ -34,9 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fcnn_lesson import grading
 from fcnn_lesson.data import lesson_data
-from graded_networks.verdict import regime
+from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION
+from graded_networks.marks import BANDS, band, marks_table
+from graded_networks.verdict import assess, regime
 from instructor.assign import REPO
 
 CALIBRATION_SEEDS = {"regression": 1_000_001, "classification": 1_000_002}
@@ -197,9 +198,9 @@ def _unstack(members: list[nn.Sequential], weights, biases) -> list[nn.Sequentia
 
 
 def _measure(design: Design, network: nn.Module, seed: int, epochs: int) -> dict:
-    assess = grading.assess_regressor if design.task == "regression" else grading.assess_classifier
-    assessment = assess(network, CALIBRATION_SEEDS[design.task])
-    evaluation = assess(network, EVALUATION_SEEDS[design.task]).metrics
+    exercise = REGRESSION if design.task == "regression" else CLASSIFICATION
+    assessment = assess(exercise, network, CALIBRATION_SEEDS[design.task])
+    evaluation = assess(exercise, network, EVALUATION_SEEDS[design.task]).metrics
     heldout_key, train_key = ERROR_KEYS[design.task]
     return {
         "task": design.task,
@@ -216,8 +217,18 @@ def _measure(design: Design, network: nn.Module, seed: int, epochs: int) -> dict
         **{k: round(v, 5) for k, v in assessment.metrics.items()},
         "eval_error": round(evaluation[heldout_key], 5) if heldout_key in evaluation else "",
         "eval_train_error": round(evaluation[train_key], 5) if train_key in evaluation else "",
-        "eval_floor": round(grading.NOISE_SD**2 if design.task == "regression" else evaluation.get("bayes_cross_entropy", math.nan), 5),
+        "eval_floor": round(evaluation.get("noise_mse" if design.task == "regression" else "bayes_cross_entropy", math.nan), 5),
     }
+
+
+def rebanded(rows: list[dict]) -> list[dict]:
+    """The rows of a stored zoo with each band judged again by the marks as they are now (a moved mark moves the page)."""
+    for row in rows:
+        exercise = REGRESSION if row["task"] == "regression" else CLASSIFICATION
+        metrics = {m.metric: float(row[m.metric]) for m in exercise.marks if row.get(m.metric) not in ("", None)}
+        if len(metrics) == len({m.metric for m in exercise.marks}):  # a network that could not be measured stays off
+            row["band"] = band(metrics, exercise.marks)
+    return rows
 
 
 def run_zoo(jobs: list[Job], processes: int) -> list[dict]:
@@ -323,7 +334,7 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, processes:
         for j, row in enumerate(groups["regression"][name]):
             value = float(row["heldout_mse_in_range"]) if row.get("heldout_mse_in_range") not in ("", None) else 12.0
             ax.scatter(i + 0.6 * ((j * 0.618) % 1 - 0.5), min(value, 12.0), s=6, color=colours[row["band"]], alpha=0.6)
-    for y, label in ((4.0, "noise floor"), (grading.REGRESSION_MAX_IN_RANGE_MSE, "just right"), (grading.REGRESSION_CLOSE_IN_RANGE_MSE, "close")):
+    for y, label in ((4.0, "noise floor"), *((m.value, m.band) for m in REGRESSION.marks)):
         ax.axhline(y, color="black", lw=0.8, ls=":" if label == "noise floor" else "--")
         ax.text(len(names) - 0.45, y, f" {label} ({y})", va="center", fontsize=8)
     ax.set_xticks(range(len(names)), [n.replace(": ", ":\n") for n in names], fontsize=8)
@@ -340,11 +351,10 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, processes:
         xs = [float(r["heldout_accuracy"]) for r in measured]
         ys = [min(float(r["heldout_cross_entropy"]), 2.0) for r in measured]
         ax.scatter(xs, ys, s=10 if name.startswith("zoo") else 40, marker=markers[name], alpha=0.5, label=name)
-    ax.axvline(grading.CLASSIFICATION_MIN_ACCURACY, color="black", ls="--", lw=0.8)
-    ax.axhline(grading.CLASSIFICATION_MAX_CROSS_ENTROPY, color="tab:green", ls="--", lw=0.8)
-    if grading.CLASSIFICATION_CLOSE_CROSS_ENTROPY > grading.CLASSIFICATION_MAX_CROSS_ENTROPY:
-        ax.axhline(grading.CLASSIFICATION_CLOSE_CROSS_ENTROPY, color="tab:orange", ls="--", lw=0.8)
-    ax.set_xlabel(f"held-out accuracy (needs >= {grading.CLASSIFICATION_MIN_ACCURACY}; best possible about 0.885)")
+    for mark in CLASSIFICATION.marks:  # accuracy across, cross-entropy up; coloured by band
+        line = ax.axvline if mark.metric == "heldout_accuracy" else ax.axhline
+        line(mark.value, color="tab:green" if mark.band == BANDS[-1] else "tab:orange", ls="--", lw=0.8)
+    ax.set_xlabel("held-out accuracy (best possible about 0.885)")
     ax.set_ylabel("held-out cross-entropy (capped at 2)")
     ax.set_title("Classification: just right = right of the black line and below the green one")
     ax.legend(fontsize=7, loc="upper left")
@@ -388,7 +398,8 @@ def write_report(rows: list[dict], out: pathlib.Path, seconds: float, processes:
         designs=len({(r["task"], r["design"], r["activation"], r["epochs"]) for r in rows}),
         seconds=seconds,
         processes=processes,
-        g=grading,
+        regression_marks=marks_table(REGRESSION.marks, REGRESSION.metrics, REGRESSION.points()),
+        classification_marks=marks_table(CLASSIFICATION.marks, CLASSIFICATION.metrics, CLASSIFICATION.points()),
         good_excess=f"{GOOD_EXCESS:.0%}",
         regression_table=tables[0],
         classification_table=tables[1],
@@ -403,16 +414,19 @@ REPORT_TEMPLATE = """# Calibration of the hidden tests' pass marks
 Written by `make calibrate` ({when}): {n:,} trained models ({designs} designs, 10 initialisation seeds each;
 the lesson's two long overfit trainings 5 seeds each) in {seconds:.0f} s with {processes} training processes.
 Every number below comes from the grader's own hidden-test code (`fcnn_lesson.grading.assess_regressor` /
-`assess_classifier`) on 50,000 held-out points from calibration seeds (public; the autograder's seeds differ).
+`assess_classifier`, judged by the marks in `fcnn_lesson/exercises.py`) on 50,000 held-out points from calibration
+seeds (public; the autograder's seeds differ).
 All measurements: [`calibration/zoo.csv`](calibration/zoo.csv).
 
 ## The marks (`fcnn_lesson/exercises.py`, the one place they live)
 
-| exercise | just right: all 4 hidden points | close: 2 of 4 | off: 0 |
-|---|---|---|---|
-| regression: held-out MSE inside the training x-range | <= {g.REGRESSION_MAX_IN_RANGE_MSE} | <= {g.REGRESSION_CLOSE_IN_RANGE_MSE} | above |
-| classification: accuracy, cross-entropy | accuracy >= {g.CLASSIFICATION_MIN_ACCURACY} and cross-entropy <= {g.CLASSIFICATION_MAX_CROSS_ENTROPY} \
-| (no close band) | otherwise |
+Regression (held-out points inside the training x-range):
+
+{regression_marks}
+
+Classification:
+
+{classification_marks}
 
 ## What the zoo holds
 
@@ -463,7 +477,7 @@ All measurements: [`calibration/zoo.csv`](calibration/zoo.csv).
 - **Why a close band for regression.** A design's trainings spread with the initialisation: the same
   good design can land past the cut-off with an unlucky seed. The
   lesson's overfit net sits only about 0.8 above the cut-off, so the cut-off cannot move up. The close band
-  (half the hidden points, up to {g.REGRESSION_CLOSE_IN_RANGE_MSE}) catches many unlucky trainings, and a student
+  (half the hidden points, see the marks above) catches many unlucky trainings, and a student
   who misses "just right" by a hair earns more than one who hands in a straight line, while the lesson's bad
   models stay at 0.
 - **Why none for classification.** The single cut-off already passes nearly every good training and none of
@@ -487,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.mkdir(parents=True, exist_ok=True)
     if args.report_only:
         with (figures / "zoo.csv").open() as f:
-            rows = list(csv.DictReader(f))
+            rows = rebanded(list(csv.DictReader(f)))
         run = json.loads((figures / "run.json").read_text())
     else:
         started = time.monotonic()

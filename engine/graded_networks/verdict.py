@@ -1,24 +1,30 @@
-"""What every exercise's grading shares: bands, assessments, and the network the autograder grades.
+"""One verdict everywhere: the band and the words the grader, the notebook's validation cell and its rules all use.
 
-A hidden test grades in bands, worst first (:data:`BANDS`); a band's index is how many of the question's
-hidden test cases it passes. A lesson's assessment measures a rebuilt network on held-out data and returns an
-:class:`Assessment`; its public checks and validation cells measure :func:`as_graded` of the student's model,
-which is exactly what the autograder measures (one verdict everywhere).
+A lesson's assessment returns metrics (``GradedExercise.assess``); :func:`assess` applies the exercise's marks to
+them (``graded_networks.marks.band``) and writes the student's message. The notebook's public checks and validation
+cells measure :func:`as_graded` of the student's model, which is exactly what the autograder measures.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
+from .epochs import over_budget
+from .exercise import GradedExercise, Limits, load
+from .marks import BANDS, band, marks_text, near_marks
 from .networks import NotANetwork, SubmissionError, describe, rebuild
 
-__all__ = ["BANDS", "Assessment", "SubmissionError", "as_graded", "check_epoch_budget", "graded_network", "regime"]
+__all__ = ["BANDS", "Assessment", "SubmissionError", "as_graded", "assess", "graded_network", "judge", "regime", "rules"]
 
-BANDS = ("off", "close", "just right")
-"""The hidden test's bands, worst first; a band's index is how many hidden test cases it passes."""
+BAND_MEANING = {
+    "close": "Close to just right (half of the hidden points).",
+    "off": "Well away from just right (no hidden points).",
+}
 
 
 @dataclass
@@ -36,21 +42,6 @@ class Assessment:
     def passed(self) -> bool:
         """Whether the model is "just right" (all the hidden points)."""
         return self.band == BANDS[-1]
-
-
-def check_epoch_budget(model: object, max_epochs: int, name: str) -> None:
-    """Refuse a network trained for more than ``max_epochs`` (the count the training helpers record and
-    ``describe`` carries as ``trained_epochs``; a count that is not an int is not one the helpers wrote).
-
-    Raises:
-        SubmissionError: saying how far over the budget it is and what to do.
-    """
-    trained_epochs = getattr(model, "trained_epochs", 0)
-    if isinstance(trained_epochs, int) and trained_epochs > max_epochs:
-        raise SubmissionError(
-            f"`{name}` was trained for {trained_epochs:,} epochs; the exercise allows at most "
-            f"{max_epochs:,}. Rebuild the model and train it within the budget."
-        )
 
 
 def graded_network(name: str, description: dict | None) -> nn.Module:
@@ -99,3 +90,110 @@ def regime(train_error: float, heldout_error: float, floor: float) -> str:
     variance = (heldout_error - train_error) / 2
     bias = (heldout_error + train_error) / 2 - floor
     return "overfit" if variance > bias else "underfit"
+
+
+def judge(exercise: GradedExercise, metrics: Mapping[str, float], sample: str) -> Assessment:
+    """The band ``metrics`` earn under the exercise's marks, and the message that says so: the numbers, the marks,
+    the band and, below "just right", what the band means and what to change."""
+    shown = ", ".join(f"{m.label} {m.show(metrics[m.key])}" for m in exercise.metrics if m.key in metrics)
+    earned = band(metrics, exercise.marks)
+    summary = f"On {sample}: {shown}. Marks: {marks_text(exercise.marks, exercise.metrics)}. Band: {earned}."
+    if earned == BANDS[-1]:
+        return Assessment(summary, dict(metrics), earned)
+    words = [summary, BAND_MEANING[earned], exercise.band_hints.get(earned, "")]
+    diagnosis, found = exercise.diagnosis, None
+    if diagnosis is not None and diagnosis.train in metrics and diagnosis.heldout in metrics:
+        floor = metrics.get(diagnosis.floor, 0.0) if isinstance(diagnosis.floor, str) else diagnosis.floor
+        found = regime(metrics[diagnosis.train], metrics[diagnosis.heldout], floor)
+        words.append(diagnosis.advice.get(found, ""))
+    return Assessment(" ".join(w for w in words if w), dict(metrics), earned, found)
+
+
+def measured(exercise: GradedExercise, network: nn.Module, *assess_args: Any) -> dict[str, float]:
+    """The lesson's metrics of a rebuilt ``network`` (its training budget checked first).
+
+    Raises:
+        SubmissionError: the network is over its budget, or the assessment cannot measure it.
+    """
+    refused = over_budget(network, exercise.max_epochs, exercise.network)
+    if refused:
+        raise SubmissionError(refused)
+    return dict(load(exercise.assess)(network, *assess_args))
+
+
+def assess(exercise: GradedExercise, network: nn.Module, *assess_args: Any, sample: str | None = None) -> Assessment:
+    """The hidden test's verdict on a rebuilt ``network``: its metrics (``assess_args`` go to the lesson's
+    assessment: the held-out seed, and data), judged by the marks; a network that cannot be measured is "off"
+    with the reason."""
+    try:
+        metrics = measured(exercise, network, *assess_args)
+    except SubmissionError as e:
+        return Assessment(str(e))
+    return judge(exercise, metrics, sample or exercise.heldout_sample)
+
+
+def checked(exercise: GradedExercise, model: object, example_input: torch.Tensor) -> nn.Module:
+    """The graded network for the notebook's public check: as the autograder rebuilds it, within the budget.
+
+    Raises:
+        AssertionError: saying what to fix (otter's public tests report assertion errors).
+    """
+    try:
+        network = as_graded(model, example_input, exercise.network)
+    except SubmissionError as e:
+        raise AssertionError(str(e)) from None
+    refused = over_budget(network, exercise.max_epochs, exercise.network)
+    assert refused is None, refused
+    return network
+
+
+def validate(exercise: GradedExercise, model: object, example_input: torch.Tensor, *assess_args: Any) -> Assessment:
+    """Print what the hidden test would say about ``model``, measured on the exercise's validation sample
+    (``assess_args`` go to the lesson's assessment, as the grader's do), and return it.
+
+    The model is first described and rebuilt exactly as the autograder does, so a network the autograder would
+    refuse is refused here too, with the same message.
+    """
+    try:
+        network = as_graded(model, example_input, exercise.network)
+    except SubmissionError as e:
+        assessment = Assessment(str(e))
+    else:
+        assessment = assess(exercise, network, *assess_args, sample=exercise.validation_sample)
+    verdict = "would pass" if assessment.passed else "would not pass"
+    print(f"On {exercise.validation_sample}, this model {verdict} the hidden test (which measures on {exercise.heldout_sample}):")
+    print(assessment.message)
+    near = near_marks(assessment.metrics, exercise.marks, exercise.metrics)
+    if near:
+        print(
+            f"Its {' and '.join(near)} is within the sampling spread of a mark: on {exercise.heldout_sample}, another "
+            "sample, it may land in the band next to this one. A network further from the marks is graded as validated."
+        )
+    return assessment
+
+
+def rules(exercise: GradedExercise, limits: Limits, *, check: str, language: str, sample_note: str = "", training: str = "") -> str:
+    """How an exercise is graded, in Markdown, from the very settings the autograder grades with.
+
+    The lesson gives the words only it can: what its public check asks (``check``), what a graded network may
+    compute (``language``), more about the held-out sample (``sample_note``) and any rule of training (``training``).
+    """
+    points = exercise.points()
+    epochs = f"at most {exercise.max_epochs:,} epochs" if exercise.max_epochs else ""
+    training_rule = "; ".join(part for part in (training, epochs) if part)
+    lines = [
+        f"**How `{exercise.network}` is graded** ({exercise.public_points + points[BANDS[-1]]} points; printed from the "
+        "autograder's own settings):",
+        "",
+        f"- {exercise.public_points} point{'s' if exercise.public_points != 1 else ''} for the public check below: {check};",
+        f"- the hidden test, on {exercise.heldout_sample}{sample_note}: {marks_text(exercise.marks, exercise.metrics, points)};",
+    ]
+    if training_rule:
+        lines.append(f"- training: {training_rule};")
+    lines += [
+        f"- the autograder reruns the notebook from the top in at most {limits.time_s // 60} minutes "
+        f"({limits.time_s} s) and {limits.memory_mb / 1024:g} GB of memory, skipping the cells that start "
+        "with `# Demo:`; a cell that runs out of time is interrupted and what came before it is graded;",
+        f"- {language}",
+    ]
+    return "\n".join(lines)

@@ -292,6 +292,20 @@ def _cell_errors(notebook: nbformat.NotebookNode | None) -> list[str]:
     return [line[0].upper() + line[1:] for line in found]
 
 
+def _check_points(question: str, exercise: GradedExercise, test_file) -> None:
+    """Fail closed when the master's test configs give other points than the exercise: otter needs them in the
+    master, the rules the notebook prints state the exercise's, and the two must not drift apart."""
+    from graded_networks.marks import BANDS
+
+    public = [case.points for case in test_file.test_cases if not case.hidden]
+    hidden = [case.points for case in test_file.test_cases if case.hidden]
+    if public != [exercise.public_points] or hidden != [exercise.case_points] * (len(BANDS) - 1):
+        raise RuntimeError(
+            f"{question}'s test cases give {public} public and {hidden} hidden points; its exercise says "
+            f"{exercise.public_points} public and {exercise.case_points} per band above {BANDS[0]!r}: fix the master"
+        )
+
+
 def _fingerprint(folders: list[pathlib.Path]) -> str:
     """SHA-256 over the Python files under ``folders``: the grader's code, as this process imports it.
 
@@ -363,6 +377,8 @@ class HeldOutGrading(AbstractOtterPlugin):
         self._test_files = {q: ExceptionTestFile.from_file(f"tests/{q}.py") for q in self._questions()}
         lesson_code_importable(pathlib.Path(config.autograder_dir))
         self._exercises = self._load_exercises()
+        for question, exercise in self._exercises.items():
+            _check_points(question, exercise, self._test_files[question])
         # The assessments (and torch) are imported only after the notebook has run: importing them now would
         # hold ~110 MB in this process beside the kernel's peak. The grader's files are fingerprinted instead,
         # so that a notebook that rewrites them gets no grade from them.
@@ -414,7 +430,7 @@ class HeldOutGrading(AbstractOtterPlugin):
     def after_grading(self, results) -> None:
         from otter.test_files.abstract_test import TestCaseResult
 
-        from graded_networks.verdict import BANDS, SubmissionError, graded_network
+        from graded_networks.verdict import BANDS, SubmissionError, assess, graded_network
 
         from .safeguards import REPORT, cap_own_memory
 
@@ -442,7 +458,7 @@ class HeldOutGrading(AbstractOtterPlugin):
                     # fail closed: a zip built without its secret grades nothing
                     raise RuntimeError(f"{question} has no held-out seed or data: build the autograder with otter assign")
                 held_out = (data[question],) if exercise.heldout_data else ()
-                assessment = load(exercise.assess)(network, int(seeds[question]), *held_out)
+                assessment = assess(exercise, network, int(seeds[question]), *held_out)
                 GRADED[question] = {"band": assessment.band, "regime": assessment.regime, "metrics": assessment.metrics}
                 # The hidden cases, in order, stand for the bands above "off": a band passes as many of
                 # them as its rank in BANDS ("close" the first, "just right" both), so it earns their points.

@@ -19,6 +19,8 @@ import pytest
 
 from conftest import GRADED_NAMES, HELDOUT_PLUGIN, answer_cell_of
 from fcnn_lesson import grading
+from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION
+from graded_networks import verdict
 
 pytestmark = pytest.mark.slow  # grades real notebooks with the built zip
 
@@ -281,7 +283,8 @@ def fairness(kit, grade, tmp_path_factory):
     return graded, built
 
 
-ASSESS = {REG: grading.assess_regressor, CLF: grading.assess_classifier}
+EXERCISES = {REG: REGRESSION, CLF: CLASSIFICATION}
+ASSESS = {q: (lambda model, seed, exercise=exercise: verdict.assess(exercise, model, seed)) for q, exercise in EXERCISES.items()}
 CHECK = {REG: grading.check_regressor, CLF: grading.check_classifier}
 X = {REG: lambda: grading.lesson_data().x_reg, CLF: lambda: grading.lesson_data().x_clf}
 
@@ -295,13 +298,8 @@ def _check_passes(question: str, model: object) -> bool:
 
 
 def _sides(question: str, metrics: dict) -> tuple:
-    if question == REG:
-        mse = metrics["heldout_mse_in_range"]
-        return (mse <= grading.REGRESSION_MAX_IN_RANGE_MSE, mse <= grading.REGRESSION_CLOSE_IN_RANGE_MSE)
-    return (
-        metrics["heldout_accuracy"] >= grading.CLASSIFICATION_MIN_ACCURACY,
-        metrics["heldout_cross_entropy"] <= grading.CLASSIFICATION_MAX_CROSS_ENTROPY,
-    )
+    """Which side of each of the question's marks ``metrics`` fall on."""
+    return tuple(mark.holds(metrics) for mark in EXERCISES[question].marks)
 
 
 CASES = [(style, q) for style in STYLES for q in (REG, CLF)]
@@ -327,7 +325,7 @@ def test_honest_style_gets_the_grade_its_network_earns(style, question, fairness
 @pytest.mark.parametrize("style, question", CASES, ids=[f"{s} [{q}]" for s, q in CASES])
 def test_validation_band_is_the_hidden_band_when_both_measurements_agree(style, question, fairness, heldout_seed):
     graded, built = fairness
-    network = grading.as_graded(built[style][question], X[question](), GRADED_NAMES[question])
+    network = verdict.as_graded(built[style][question], X[question](), GRADED_NAMES[question])
     validation = ASSESS[question](network, grading.VALIDATION_SEEDS["regression" if question == REG else "classification"])
     hidden = ASSESS[question](network, heldout_seed[question])
     if _sides(question, validation.metrics) == _sides(question, hidden.metrics):

@@ -10,7 +10,7 @@ PUBLIC_POINTS, TOTAL_POINTS = 1, 5
 
 def test_solutions_notebook_gets_full_marks(kit, grade):
     graded = grade(kit.solutions_notebook)
-    for question, metric in (("q_regression", "Held-out MSE"), ("q_classification", "Held-out accuracy")):
+    for question, metric in (("q_regression", "MSE inside the training x-range"), ("q_classification", "accuracy")):
         assert graded.score(question) == TOTAL_POINTS, graded.output(question)
         # a pass reports the held-out numbers too, measured outside the student's kernel, once
         assert metric in graded.output(question) and graded.output(question).count("Band: just right.") == 1
@@ -51,7 +51,7 @@ def test_untouched_student_notebook_scores_zero_and_still_has_results(kit, grade
 )
 def test_lessons_poor_designs_pass_the_public_check_and_fail_the_held_out_test(answers, advice, make_submission, grade):
     graded = grade(make_submission(**answers))
-    for question, metric in (("q_regression", "Held-out MSE"), ("q_classification", "Held-out accuracy")):
+    for question, metric in (("q_regression", "MSE inside the training x-range"), ("q_classification", "accuracy")):
         # the models exist and were trained, so the public check passes; only the held-out test fails
         assert graded.score(question) == PUBLIC_POINTS, graded.output(question)
         assert metric in graded.output(question) and advice in graded.output(question)

@@ -8,12 +8,9 @@ import torch
 from torch import nn
 
 from fcnn_lesson.data import lesson_data
+from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION, REGRESSION_CLOSE_IN_RANGE_MSE, REGRESSION_MAX_IN_RANGE_MSE
 from fcnn_lesson.grading import (
-    REGRESSION_CLOSE_IN_RANGE_MSE,
-    REGRESSION_MAX_IN_RANGE_MSE,
     VALIDATION_SEEDS,
-    assess_classifier,
-    assess_regressor,
     check_classifier,
     check_regressor,
     predict,
@@ -21,9 +18,19 @@ from fcnn_lesson.grading import (
     validate_regressor,
 )
 from fcnn_lesson.training import train_classification_model, train_regression_model
+from graded_networks import verdict
 from grading_engine.otter_plugins import LeanKernel, SeedTorch
 
 DATA = lesson_data()
+
+
+def assess_regressor(model, heldout_seed):
+    """The hidden test's verdict, as the grader reaches it: the lesson's metrics judged by the engine."""
+    return verdict.assess(REGRESSION, model, heldout_seed)
+
+
+def assess_classifier(model, heldout_seed):
+    return verdict.assess(CLASSIFICATION, model, heldout_seed)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +46,7 @@ def test_good_regressor_passes_and_reports_its_metrics(good_regressor):
     result = assess_regressor(good_regressor, heldout_seed=1)
     assert result.passed, result.message
     assert result.metrics["heldout_mse_in_range"] < 5.5
-    assert "Held-out MSE" in result.message and "Over all 50,000" in result.message
+    assert "On 50,000 new points" in result.message and "MSE over all points" in result.message
 
 
 def test_output_shape_n_and_n_by_1_score_the_same(good_regressor):
@@ -183,7 +190,7 @@ def test_a_classifier_returning_shape_n_is_graded_like_one_returning_n_by_1():
 def test_a_model_left_on_a_gpu_is_graded_like_its_cpu_copy(good_regressor):
     import copy
 
-    from fcnn_lesson.grading import as_graded
+    from graded_networks.verdict import as_graded
 
     on_gpu = copy.deepcopy(good_regressor).cuda()
     network = as_graded(on_gpu, DATA.x_reg, "just_right_regressor")  # described from the GPU, rebuilt on the CPU

@@ -219,23 +219,22 @@ def test_make_assign_stops_when_the_solutions_do_not_score_full_marks(tmp_path):
 def test_the_notebook_states_the_rules_the_autograder_grades_with(master_notebook):
     """The exercises print their rules from the grader's own settings; the tests' points are those settings."""
     from fcnn_lesson import grading
-    from fcnn_lesson.exercises import LIMITS
+    from fcnn_lesson.exercises import CLASSIFICATION, LIMITS, REGRESSION
+    from graded_networks.marks import marks_text
 
-    for task in ("regression", "classification"):
+    for task, exercise in (("regression", REGRESSION), ("classification", CLASSIFICATION)):
         assert any(f'show_rules("{task}")' in c.source for c in master_notebook.cells if c.cell_type == "code")
         text = grading.rules(task)
-        for value in (f"{grading.MAX_EPOCHS:,}", f"{LIMITS.time_s} s", f"{LIMITS.memory_mb / 1024:g} GB", "# Demo:"):
+        for value in (f"{exercise.max_epochs:,}", f"{LIMITS.time_s} s", f"{LIMITS.memory_mb / 1024:g} GB", "# Demo:"):
             assert value in text, (task, value)
-    assert str(grading.REGRESSION_MAX_IN_RANGE_MSE) in grading.rules("regression")
-    assert str(grading.REGRESSION_CLOSE_IN_RANGE_MSE) in grading.rules("regression")
-    assert str(grading.CLASSIFICATION_MIN_ACCURACY) in grading.rules("classification")
+        assert marks_text(exercise.marks, exercise.metrics, exercise.points()) in text
     configs = [
         yaml.safe_load(c.source.split('"""')[1].replace("# BEGIN TEST CONFIG", "").replace("# END TEST CONFIG", ""))
         for c in master_notebook.cells
         if c.cell_type == "code" and "# BEGIN TEST CONFIG" in c.source
     ]
-    assert [c["points"] for c in configs if not c.get("hidden")] == [grading.PUBLIC_POINTS] * 2
-    assert [c["points"] for c in configs if c.get("hidden")] == [grading.HIDDEN_CASE_POINTS] * 4
+    assert [c["points"] for c in configs if not c.get("hidden")] == [REGRESSION.public_points, CLASSIFICATION.public_points]
+    assert [c["points"] for c in configs if c.get("hidden")] == [REGRESSION.case_points] * 2 + [CLASSIFICATION.case_points] * 2
     # the autograder enforces the very limits the notebook states
     assert "limits: fcnn_lesson.exercises.LIMITS" in master_notebook.cells[0].source
 

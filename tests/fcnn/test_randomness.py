@@ -55,7 +55,7 @@ def _notebook(kit) -> nbformat.NotebookNode:
 
 
 def test_the_student_trains_the_network_the_autograder_grades(kit, grade, tmp_path):
-    from fcnn_lesson.grading import assess_regressor
+    from graded_networks.verdict import assess
 
     notebook = _notebook(kit)
     student = shutil.copytree(kit.student_dir, tmp_path / "student")
@@ -74,7 +74,7 @@ def test_the_student_trains_the_network_the_autograder_grades(kit, grade, tmp_pa
     network = torch.nn.Sequential(torch.nn.Linear(1, 64), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(64, 64),
                                   torch.nn.ReLU(), torch.nn.Linear(64, 1))  # fmt: skip
     network.load_state_dict(theirs)
-    direct = assess_regressor(network.eval(), int(settings["heldout_seeds"]["q_regression"]))
+    direct = assess(REGRESSION, network.eval(), int(settings["heldout_seeds"]["q_regression"]))
     assert graded.results["extra_data"]["questions"]["q_regression"]["band"] == direct.band
 
 

@@ -4,7 +4,8 @@ The master's config names these objects; the grading engine reads them before th
 imports no torch. ``make calibrate A=digits`` measures the marks on a zoo of trainings (docs/digits/calibration.md).
 """
 
-from graded_networks.exercise import GradedExercise, Limits, Mark
+from graded_networks.exercise import Diagnosis, GradedExercise, Limits
+from graded_networks.marks import Mark, Metric
 
 LIMITS = Limits(time_s=300, memory_mb=1536, hidden=("sklearn/datasets/data",))
 """The autograder's limits, which the notebook states (``grading.rules``). ``hidden``: scikit-learn's own copy of
@@ -27,15 +28,46 @@ CLOSE_CROSS_ENTROPY = 0.45
 CROSS_ENTROPY_CLAMP = 0.01
 """Probabilities below this count as this in the graded cross-entropy."""
 
+MAX_EPOCHS = 3_000
+"""Training budget of the exercise (full-batch epochs), recorded by the training helper."""
+FLOOR_ERROR = 0.03
+"""About the lowest held-out error rate (1 - accuracy) the calibration's networks reach: a network whose
+training error is below it fits its training digits better than any network reads new ones (overfitting)."""
+ACCURACY_SPREAD = 0.015
+"""The validation cell calls a network whose validation accuracy is this close to a mark "near the mark": the
+validation digits are a different sample (299 of them) from the held-out ones, and have read about 0.01 easier."""
+
 DIGITS = GradedExercise(
     network="digit_classifier",
     example_input="digits_lesson.data.training_inputs",
     assess="digits_lesson.grading.assess_classifier",
     heldout_data="digits_lesson.data.heldout_split",
-    marks=(
-        Mark("heldout_accuracy", "just right", "min", MIN_ACCURACY),
-        Mark("heldout_cross_entropy", "just right", "max", MAX_CROSS_ENTROPY),
-        Mark("heldout_accuracy", "close", "min", CLOSE_MIN_ACCURACY),
-        Mark("heldout_cross_entropy", "close", "max", CLOSE_CROSS_ENTROPY),
+    metrics=(
+        Metric("heldout_accuracy", "accuracy", spread=ACCURACY_SPREAD),
+        Metric("heldout_cross_entropy", "cross-entropy"),
+        Metric("train_accuracy", "training accuracy"),
+        Metric("train_cross_entropy", "training cross-entropy"),
     ),
+    marks=(
+        Mark("just right", "heldout_accuracy", at_least=MIN_ACCURACY),
+        Mark("just right", "heldout_cross_entropy", at_most=MAX_CROSS_ENTROPY),
+        Mark("close", "heldout_accuracy", at_least=CLOSE_MIN_ACCURACY),
+        Mark("close", "heldout_cross_entropy", at_most=CLOSE_CROSS_ENTROPY),
+    ),
+    diagnosis=Diagnosis(
+        train="train_error_rate",
+        heldout="heldout_error_rate",
+        floor=FLOOR_ERROR,
+        advice={
+            "overfit": "The network is far more sure of its training digits than of new ones: it has memorised them "
+            "(overfitting), and its confident mistakes cost a lot of cross-entropy. Train for fewer epochs, or use a "
+            "smaller network.",
+            "underfit": "It misreads many of the training digits too: the network is not flexible enough, not trained "
+            "enough, or not trained on all of them. Train on all of `train.x`, give the hidden layer more units (a "
+            "bottleneck of a few units loses the digits), or train for more epochs.",
+        },
+    ),
+    heldout_sample="the held-out third of the digits (600, which you never receive)",
+    validation_sample="the validation digits",
+    max_epochs=MAX_EPOCHS,
 )

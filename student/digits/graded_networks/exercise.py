@@ -13,24 +13,26 @@ loads the assessment (and torch) only afterwards.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from .marks import BANDS, Mark, Metric
 
 
 @dataclass(frozen=True)
-class Mark:
-    """One pass mark, as data: ``band`` needs ``metric`` at most (``bound="max"``) or at least (``"min"``) ``value``.
+class Diagnosis:
+    """What the advice below "just right" is about: which part of the excess error dominates (see
+    ``graded_networks.verdict.regime``), and what to change for each."""
 
-    The lesson's assessment applies its marks; the batch report draws them over the measured metrics.
-    """
-
-    metric: str
-    band: str
-    bound: str
-    value: float
-
-    def __str__(self) -> str:
-        return f"{self.band}: {'<=' if self.bound == 'max' else '>='} {self.value:g}"
+    train: str
+    """The metric holding the training error (lower is better)."""
+    heldout: str
+    """The metric holding the held-out error, on the same scale."""
+    floor: str | float
+    """The lowest error any network reaches on new data: a number, or the metric that holds it."""
+    advice: Mapping[str, str] = field(default_factory=dict)
+    """For "overfit" and "underfit": what to change, in words for the student."""
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,36 @@ class GradedExercise:
     """Dotted name of a function of no arguments returning the inputs the network is described on (run in the
     student's kernel: the training inputs, which the notebook has anyway)."""
     assess: str
-    """Dotted name of ``assess(network, heldout_seed) -> graded_networks.verdict.Assessment``, run in the grading
-    process on the rebuilt network; ``assess(network, heldout_seed, heldout_data)`` with :attr:`heldout_data`."""
+    """Dotted name of ``assess(network, heldout_seed) -> dict[str, float]``, the metrics of the rebuilt network
+    (``assess(network, heldout_seed, heldout_data)`` with :attr:`heldout_data`). It raises
+    ``graded_networks.networks.SubmissionError`` for a network it cannot measure; it never applies a mark."""
+    metrics: tuple[Metric, ...] = ()
+    """The numbers the student is shown, in order, with their words; the marks' metrics among them."""
     marks: tuple[Mark, ...] = ()
-    """The assessment's pass marks, as data (for reports and calibration; the assessment applies them)."""
+    """The pass marks: the band is the best one whose every mark holds (``graded_networks.marks.band``)."""
+    diagnosis: Diagnosis | None = None
+    """What the advice below "just right" is about (none: the band's meaning alone)."""
+    band_hints: Mapping[str, str] = field(default_factory=dict)
+    """More words for a band below "just right" (what it usually means in this exercise)."""
+    heldout_sample: str = "the held-out data"
+    """What the hidden test measures on, as it reads after "On": ``"50,000 new points from the same process"``."""
+    validation_sample: str = "the validation data"
+    """What the validation cell measures on, in the same words."""
+    max_epochs: int | None = None
+    """The training budget, counted by ``graded_networks.epochs.record_epochs`` (the lesson's training helpers)."""
+    public_points: int = 1
+    """The public check's points (the master's test config must say the same: the build refuses otherwise)."""
+    case_points: int = 2
+    """Each hidden case's points: a band earns as many cases as its index in ``graded_networks.marks.BANDS``."""
     heldout_data: str | None = None
     """Dotted name of a function of no arguments returning held-out data as JSON (a test split the student
     never receives), for lessons graded on a fixed data set rather than on draws from a known process. It runs
     when the autograder is generated (otter assign, on the instructor's machine); the zip's configuration
     alone holds what it returns, and :attr:`assess` receives it."""
+
+    def points(self) -> dict[str, int]:
+        """What each band earns on the hidden test."""
+        return {name: i * self.case_points for i, name in enumerate(BANDS)}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn, optim
 
+from graded_networks.epochs import record_epochs
+
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam}
 
 
@@ -38,7 +40,7 @@ def _train(model, x, y, loss_fn, loss_name, num_epochs, lr, optimizer, reporting
         losses.append(loss.item())
         if reporting_interval and epoch % reporting_interval == 0:
             print(f"Epoch {epoch + 1}. {loss_name} = {loss.item():0.3f}")
-    model.trained_epochs = getattr(model, "trained_epochs", 0) + num_epochs
+    record_epochs(model, num_epochs)  # the exercise's training budget is checked on this count
     return losses
 
 
