@@ -220,7 +220,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "the tracer's allow-list is off",
-        "engine/graded_networks/networks.py",
+        "engine/graded_networks/tracing.py",
         '        if op not in ALLOWED:\n            raise _refusal(name, f"`{_shown(node)}`", _where(node.stack_trace))',
         "        pass",
         ("tests/engine/test_networks.py",),

@@ -234,7 +234,8 @@ def test_a_network_past_a_cap_is_refused_by_the_check_naming_it(layers, cap):
 
 
 def test_the_cost_of_a_description_is_counted_from_its_json_alone():
-    from graded_networks.networks import MAX_OPERATIONS_PER_SAMPLE, NotANetwork, check_cost, description_cost
+    from graded_networks.file_format import MAX_OPERATIONS_PER_SAMPLE, check_cost, description_cost
+    from graded_networks.networks import NotANetwork
 
     wide = {"op": "linear", "inputs": [0], "weights": {"weight": {"dtype": "float32", "shape": [3000, 3000], "data": ""}}}
     description = {"format": FORMAT, "nodes": [{"op": "input"}] + [wide] * 5, "output": 5}
