@@ -283,7 +283,7 @@ def show_rules() -> None:
     from IPython.display import Markdown, display
 
     check = "the network exists and beats predicting the mean"
-    display(Markdown(verdict.rules(LINE, LIMITS, check=check, language="graded: what the network computes.")))
+    display(Markdown(verdict.rules(LINE, LIMITS, check=check)))
 ''',
 }
 

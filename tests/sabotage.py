@@ -238,6 +238,34 @@ SABOTAGES = [
         ("tests/engine/test_networks.py",),
     ),
     Sabotage(
+        "a constant with a row per sample is accepted (memorised rows)",
+        "engine/graded_networks/operations.py", "other.dim() >= x.dim() and other.dim() > 0 and other.shape[0] != 1",
+        "False",
+        ("tests/engine/test_networks.py",),
+    ),
+    Sabotage(
+        "products of the data with itself are traced as branches",
+        "engine/graded_networks/tracing.py", 'if operator_ not in ("add", "sub"):', "if False:",
+        ("tests/engine/test_networks.py",),
+    ),
+    Sabotage(
+        "a classifier's outputs are read whatever its ending",
+        "engine/graded_networks/outputs.py",
+        "    kind = ONE_OUTPUT.get(op)\n    if kind is None:\n",
+        "    kind = ONE_OUTPUT.get(op, 'probabilities')\n    if kind is None:\n",
+        ("tests/fcnn/test_grading_checks.py",),
+    ),
+    Sabotage(
+        "a network trained on rescaled inputs passes the check",
+        "engine/graded_networks/verdict.py", "        if rescaled < 0.5 * own:", "        if False:",
+        ("tests/fcnn/test_grading_checks.py", "tests/digits/test_checks.py"),
+    ),
+    Sabotage(
+        "a band is given without every one of its marks",
+        "engine/graded_networks/marks.py", "if its and all(m.holds(metrics) for m in its):", "if its and any(m.holds(metrics) for m in its):",
+        ("tests/engine/test_marks.py",),
+    ),
+    Sabotage(
         "the training budget is not enforced",
         "engine/graded_networks/epochs.py", "epochs <= max_epochs:", "epochs <= 10 * max_epochs:",
         ("tests/fcnn/test_grading_checks.py", CORPUS), ("over-the-epoch-budget",),

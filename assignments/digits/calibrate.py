@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import torch
+from torch import nn
+
 from digits_lesson import exercises, grading
 from digits_lesson.data import as_tensors, load, split
 from digits_lesson.exercises import DIGITS
 from digits_lesson.training import train_classifier
-from torch import nn
-
 from graded_networks.marks import BANDS, marks_table
 from graded_networks.verdict import judge
 

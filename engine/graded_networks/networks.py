@@ -28,7 +28,7 @@ from torch import nn
 
 from .errors import SMALLER, NotANetwork, SubmissionError
 from .file_format import FORMAT, check_cost, decode_weight
-from .operations import ALLOWED, ELEMENTWISE, SETTINGS, SHAPES, WEIGHTED, WEIGHTS
+from .operations import ALLOWED, ELEMENTWISE, SETTINGS, SHAPES, TWO_INPUTS, WEIGHTED, WEIGHTS
 from .tracing import trace
 
 __all__ = ["CHUNK_ROWS", "FORMAT", "SMALLER", "GraphNetwork", "NotANetwork", "SubmissionError", "describe", "evaluate",
@@ -140,7 +140,7 @@ class GraphNetwork(nn.Module):
             inputs, settings, weights = spec.get("inputs"), spec.get("settings", {}), spec.get("weights", {})
             if (
                 not isinstance(inputs, list)
-                or len(inputs) != 1
+                or len(inputs) != (2 if op in TWO_INPUTS else 1)
                 or not all(isinstance(j, int) and 0 <= j < i for j in inputs)
                 or not isinstance(settings, dict)
                 or set(settings) - set(SETTINGS.get(op, ()))
@@ -177,7 +177,9 @@ class GraphNetwork(nn.Module):
         for i, (op, inputs, settings, names) in enumerate(self.steps, start=1):
             weights = {key: getattr(self, f"w{i}_{key}") for key in names}
             value = values[inputs[0]]
-            if op in WEIGHTED:
+            if op in TWO_INPUTS:
+                values[i] = TWO_INPUTS[op](value, values[inputs[1]], **settings)
+            elif op in WEIGHTED:
                 values[i] = WEIGHTED[op](value, **weights, **settings)
             elif op in SHAPES:
                 values[i] = SHAPES[op](value, **settings)

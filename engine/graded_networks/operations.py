@@ -45,8 +45,31 @@ def _reshape(x: torch.Tensor, shape: list[int]) -> torch.Tensor:
     return x.reshape([x.shape[0] if s == "batch" else s for s in shape])
 
 
+ARITHMETIC: dict[str, Callable[..., torch.Tensor]] = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}
+"""What ``+ - * /`` compute: on the data and a constant (``affine``), or ``+ -`` on two branches (``branches``)."""
+
+
+def _affine(x: torch.Tensor, other: torch.Tensor, operator: str, reverse: bool = False) -> torch.Tensor:
+    """``x`` and a constant (a number, a buffer, a parameter) under ``operator``; ``reverse``: the constant first."""
+    if operator not in ARITHMETIC or not isinstance(reverse, bool):
+        raise NotANetwork(f"an arithmetic step {operator!r} is not one the grader computes")
+    if other.dim() >= x.dim() and other.dim() > 0 and other.shape[0] != 1:
+        raise NotANetwork("arithmetic with a constant that has a row per sample: a constant must be the same for every sample")
+    return ARITHMETIC[operator](other, x) if reverse else ARITHMETIC[operator](x, other)
+
+
+def branches(a: torch.Tensor, b: torch.Tensor, operator: str) -> torch.Tensor:
+    """The sum (or difference) of two branches of the network, each one row per sample (a residual connection)."""
+    if operator not in ("add", "sub"):
+        raise NotANetwork(f"branches may be added or subtracted, not combined by {operator!r}")
+    if a.dim() != b.dim() or a.shape[0] != b.shape[0]:
+        raise NotANetwork(f"branches of shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be added row by row")
+    return a + b if operator == "add" else a - b
+
+
 ELEMENTWISE: dict[str, Callable[..., torch.Tensor]] = {
     "identity": lambda x: x,
+    "neg": torch.neg,
     "relu": F.relu,
     "relu6": F.relu6,
     "leaky_relu": F.leaky_relu,
@@ -95,6 +118,8 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "select": ("index",),
     "softmax": ("dim",),
     "log_softmax": ("dim",),
+    "affine": ("operator", "reverse"),
+    "branches": ("operator",),
 }
 """The settings each operation may carry; anything else in a description is refused."""
 
@@ -107,6 +132,7 @@ WEIGHTED: dict[str, Callable[..., torch.Tensor]] = {
     "layer_norm": lambda x, weight=None, bias=None, normalized_shape=(), eps=1e-5: F.layer_norm(
         x, list(normalized_shape), weight, bias, eps
     ),
+    "affine": _affine,
 }
 """Operations with weights (the tensors a description carries), evaluated as in ``eval()`` mode."""
 
@@ -115,6 +141,7 @@ WEIGHTS: dict[str, tuple[str, ...]] = {
     "prelu": ("weight",),
     "batch_norm": ("running_mean", "running_var", "weight", "bias"),
     "layer_norm": ("weight", "bias"),
+    "affine": ("other",),
 }
 
 SHAPES: dict[str, Callable[..., torch.Tensor]] = {
@@ -126,7 +153,10 @@ SHAPES: dict[str, Callable[..., torch.Tensor]] = {
 }
 """Reshapes: allowed while each sample stays one row."""
 
-ALLOWED = {*ELEMENTWISE, *WEIGHTED, *SHAPES}
+TWO_INPUTS = {"branches": branches}
+"""Operations on two values of the network (the others take one)."""
+
+ALLOWED = {*ELEMENTWISE, *WEIGHTED, *SHAPES, *TWO_INPUTS}
 
 
 def select(x: torch.Tensor, index: list) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 
 import torch
@@ -45,6 +46,8 @@ MODULES: dict[type, str] = {
 }
 
 FUNCTIONS: dict[Callable, str] = {
+    operator.neg: "neg",
+    torch.neg: "neg",
     torch.relu: "relu",
     torch.relu_: "relu",
     F.relu: "relu",
@@ -106,6 +109,7 @@ METHODS: dict[str, str] = {
     "clip": "clamp",
     "clip_": "clamp",
     "view": "reshape",
+    "neg": "neg",
     # casts, copies and moves change no value the grader measures (it evaluates in float64 on the CPU)
     **{name: "identity" for name in ("float", "double", "to", "type", "cpu", "cuda", "contiguous", "clone")},
 }
@@ -133,3 +137,14 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
 }
 
 
+
+
+ARITHMETIC_CALLS: dict[Callable, str] = {
+    operator.add: "add", torch.add: "add", operator.sub: "sub", torch.sub: "sub", torch.subtract: "sub",
+    operator.mul: "mul", torch.mul: "mul", torch.multiply: "mul", operator.truediv: "div", torch.div: "div",
+    torch.true_divide: "div", torch.divide: "div",
+}  # fmt: skip
+"""``+ - * /`` as functions: on the data and a constant they are ``affine``; ``+ -`` on two branches, ``branches``."""
+ARITHMETIC_METHODS: dict[str, str] = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "true_divide": "div"}
+REVERSED_METHODS: dict[str, str] = {"__radd__": "add", "__rsub__": "sub", "__rmul__": "mul", "__rtruediv__": "div"}
+"""``1 - x`` as fx may record it: the tensor first, the operation reversed."""

@@ -7,6 +7,7 @@ operations (``operations.py``), or it is refused with a message naming the opera
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 import pathlib
@@ -20,8 +21,8 @@ from torch.nn.utils import parametrize
 
 from .errors import NotANetwork
 from .file_format import FORMAT, encode_weight
-from .operations import ALLOWED, SETTINGS, WEIGHTS
-from .recognised import FUNCTIONS, METHODS, MODULES, POSITIONAL
+from .operations import ALLOWED, ARITHMETIC, SETTINGS, WEIGHTS
+from .recognised import ARITHMETIC_CALLS, ARITHMETIC_METHODS, FUNCTIONS, METHODS, MODULES, POSITIONAL, REVERSED_METHODS
 
 
 class _Tracer(fx.Tracer):
@@ -87,9 +88,72 @@ def _jsonable(value: Any) -> Any:
 
 
 
+BATCH_SIZE = 1_000_003
+"""What ``len(x)`` gives while tracing (Python needs an int): a size no layer has, read back as "the number of
+samples" where a reshape uses it."""
+
+
+@contextlib.contextmanager
+def _len_is_the_batch():
+    """``len(x)`` of a traced tensor is the number of samples (fx refuses ``len`` otherwise)."""
+    original = fx.Proxy.__len__
+    fx.Proxy.__len__ = lambda self: BATCH_SIZE
+    try:
+        yield
+    finally:
+        fx.Proxy.__len__ = original
+
+
+def _arithmetic(node: fx.Node) -> tuple[str, bool] | None:
+    """``(operator, reversed)`` when ``node`` is ``+ - * /``, else None."""
+    if node.op == "call_function" and node.target in ARITHMETIC_CALLS:
+        return ARITHMETIC_CALLS[node.target], False
+    if node.op == "call_method" and node.target in ARITHMETIC_METHODS:
+        return ARITHMETIC_METHODS[node.target], False
+    if node.op == "call_method" and node.target in REVERSED_METHODS:
+        return REVERSED_METHODS[node.target], True
+    return None
+
+
+def _arithmetic_entry(node: fx.Node, arithmetic: tuple[str, bool], index: dict, values: dict, name: str) -> dict[str, Any] | None:
+    """``+ - * /`` as an operation of the description: the data with a constant (``affine``), two branches added or
+    subtracted (``branches``); None when both sides are constants (the value is kept in ``values``)."""
+    operator_, swapped = arithmetic
+    if len(node.args) != 2 or node.kwargs:
+        raise _refusal(name, f"`{_shown(node)}` with settings the grader cannot read", _where(node.stack_trace))
+    a, b = node.args[::-1] if swapped else node.args
+    data = [isinstance(v, fx.Node) and v in index for v in (a, b)]
+
+    def constant(value: Any) -> torch.Tensor | None:
+        if isinstance(value, fx.Node):
+            value = values.get(value)
+        if isinstance(value, torch.Tensor):
+            return value.detach()
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value != BATCH_SIZE:
+            return torch.tensor(float(value), dtype=torch.float64)
+        return None
+
+    if all(data):
+        if operator_ not in ("add", "sub"):
+            raise _refusal(name, "a product or quotient of the data with itself (only constants may scale it)", _where(node.stack_trace))
+        return {"op": "branches", "inputs": [index[a], index[b]], "settings": {"operator": operator_}, "weights": {}}
+    if any(data):
+        other = constant(b if data[0] else a)
+        if other is None:
+            raise _refusal(name, f"`{_shown(node)}` on something other than the data and a constant", _where(node.stack_trace))
+        return {"op": "affine", "inputs": [index[a if data[0] else b]], "settings": {"operator": operator_, "reverse": data[1]},
+                "weights": {"other": encode_weight(other)}}  # fmt: skip
+    left, right = constant(a), constant(b)
+    if left is None or right is None:
+        raise _refusal(name, f"`{_shown(node)}` on something other than the data and a constant", _where(node.stack_trace))
+    values[node] = ARITHMETIC[operator_](left, right)
+    return None
+
+
 def trace(model: nn.Module, name: str) -> dict[str, Any]:
     try:
-        graph = _Tracer().trace(model)
+        with _len_is_the_batch():
+            graph = _Tracer().trace(model)
     except Exception as e:  # fx refuses control flow on data, and whatever else it cannot follow
         tb = traceback.extract_tb(e.__traceback__)
         torch_dir = str(pathlib.Path(torch.__file__).parent)
@@ -148,6 +212,14 @@ def trace(model: nn.Module, name: str) -> dict[str, Any]:
         if node.op == "call_function" and node.target is operator.getitem and source in index:
             index[node] = len(nodes)  # ``out[:, 0]``: columns of every row
             nodes.append({"op": "select", "inputs": [index[source]], "settings": {"index": _index(node, name)}, "weights": {}})
+            continue
+        arithmetic = _arithmetic(node)
+        if arithmetic is not None:
+            entry = _arithmetic_entry(node, arithmetic, index, values, name)
+            if entry is None:  # constants only (``self.std + 1e-8``): computed now, a constant of the network
+                continue
+            index[node] = len(nodes)
+            nodes.append(entry)
             continue
         op, settings, weights, inputs = _operation(node, model, values, name)
         if op not in ALLOWED:
@@ -226,6 +298,7 @@ def _operation(node: fx.Node, model: nn.Module, values: dict, name: str) -> tupl
         shape = named.get("shape", rest[0] if len(rest) == 1 else rest)
         shape = list(shape) if isinstance(shape, (list, tuple, torch.Size)) else [shape]
         shape = [values.get(s) if isinstance(s, fx.Node) else s for s in shape]
+        shape = ["batch" if s == BATCH_SIZE else s for s in shape]  # len(x)
         if not all(s == "batch" or type(s) is int for s in shape):
             raise _refusal(name, f"`{_shown(node)}` with a shape the grader cannot read", _where(node.stack_trace))
         named = {"shape": shape}

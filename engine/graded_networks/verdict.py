@@ -7,7 +7,7 @@ cells measure :func:`as_graded` of the student's model, which is exactly what th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +147,36 @@ def checked(exercise: GradedExercise, model: object, example_input: torch.Tensor
     return network
 
 
+INPUT_SCALINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "standardised (each column to mean 0 and SD 1)": lambda x: (x - x.mean(0)) / x.std(0).clamp_min(1e-8),
+    "scaled to [0, 1] (each column)": lambda x: (x - x.amin(0)) / (x.amax(0) - x.amin(0)).clamp_min(1e-8),
+    "divided by their largest value": lambda x: x / x.abs().max().clamp_min(1e-8),
+}
+"""The rescalings students commonly train on (a StandardScaler, a MinMaxScaler, ``x / x.max()``)."""
+
+
+def check_inputs_as_given(
+    network: nn.Module, x: torch.Tensor, loss: Callable[[torch.Tensor], float], name: str,
+    more: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+) -> None:  # fmt: skip
+    """Refuse a network that does far better on a rescaling of its training inputs than on the inputs as the lesson
+    gives them: it was trained on rescaled inputs, and the grader feeds it the lesson's (``loss``: lower is better).
+
+    Raises:
+        AssertionError: naming the rescaling and saying to put it inside the network.
+    """
+    own = loss(x)
+    for words, rescale in {**INPUT_SCALINGS, **(more or {})}.items():
+        rescaled = loss(rescale(x))
+        if rescaled < 0.5 * own:
+            raise AssertionError(
+                f"`{name}` does far better on its training inputs {words} (loss {rescaled:.3g}) than on the inputs as "
+                f"the lesson gives them ({own:.3g}): it was trained on rescaled inputs. The autograder feeds it the "
+                "inputs as the lesson gives them, so put the rescaling inside the network (for example "
+                "`x = (x - self.mean) / self.std` first in forward, with the mean and SD as buffers) and train it again."
+            )
+
+
 def validate(exercise: GradedExercise, model: object, example_input: torch.Tensor, *assess_args: Any) -> Assessment:
     """Print what the hidden test would say about ``model``, measured on the exercise's validation sample
     (``assess_args`` go to the lesson's assessment, as the grader's do), and return it.
@@ -172,11 +202,23 @@ def validate(exercise: GradedExercise, model: object, example_input: torch.Tenso
     return assessment
 
 
-def rules(exercise: GradedExercise, limits: Limits, *, check: str, language: str, sample_note: str = "", training: str = "") -> str:
+LANGUAGE = (
+    "graded: what the network computes: layers (`nn.Linear`), activations as layers or functions, dropout, batch or "
+    "layer norm, reshapes that keep one row per sample (`x.view(len(x), -1)`), arithmetic with a constant, a buffer "
+    "or a parameter (`x / 16`, `(x - self.mean) / self.std`) and sums of branches (residual connections); refused, "
+    "with the line named: other layers (a convolution), products or powers of the input with itself, functions "
+    "outside that list (such as `torch.sin`), `if`/`while` on tensor values."
+)
+"""What a graded network may compute, in words: the allow-list (``operations.py``, ``recognised.py``) as students
+read it."""
+
+
+def rules(exercise: GradedExercise, limits: Limits, *, check: str, outputs: str = "", sample_note: str = "", training: str = "") -> str:
     """How an exercise is graded, in Markdown, from the very settings the autograder grades with.
 
-    The lesson gives the words only it can: what its public check asks (``check``), what a graded network may
-    compute (``language``), more about the held-out sample (``sample_note``) and any rule of training (``training``).
+    The lesson gives the words only it can: what its public check asks (``check``), how a classifier's outputs are
+    read (``outputs``, from ``graded_networks.outputs.STATED``), more about the held-out sample (``sample_note``) and
+    any rule of training (``training``).
     """
     points = exercise.points()
     epochs = f"at most {exercise.max_epochs:,} epochs" if exercise.max_epochs else ""
@@ -194,6 +236,8 @@ def rules(exercise: GradedExercise, limits: Limits, *, check: str, language: str
         f"- the autograder reruns the notebook from the top in at most {limits.time_s // 60} minutes "
         f"({limits.time_s} s) and {limits.memory_mb / 1024:g} GB of memory, skipping the cells that start "
         "with `# Demo:`; a cell that runs out of time is interrupted and what came before it is graded;",
-        f"- {language}",
+        f"- {LANGUAGE}",
     ]
+    if outputs:
+        lines.append(f"- outputs: {outputs}.")
     return "\n".join(lines)

@@ -85,6 +85,33 @@ def trained_batchnorm() -> nn.Module:
     return model.eval()
 
 
+class Negated(nn.Module):
+    """``-x`` and a learnt scale (a parameter multiplying the data)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(3.0))
+
+    def forward(self, x):
+        return -(x * self.scale)
+
+
+class Standardised(nn.Module):
+    """Input scaling inside forward with buffers, a constant divisor, a residual sum, and len(x) in a reshape."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.5]))
+        self.register_buffer("std", torch.tensor([2.0]))
+        self.a, self.b, self.out = nn.Linear(1, 8), nn.Linear(8, 8), nn.Linear(8, 1)
+
+    def forward(self, x):
+        x = (x - self.mean) / (self.std + 1e-8) / 16.0
+        h = torch.relu(self.a(x))
+        h = h + torch.tanh(self.b(h))  # a residual connection
+        return (2.0 * self.out(h) - 1).reshape(len(x), -1)
+
+
 HONEST = {
     "sequential": lambda: nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Sequential(nn.Linear(8, 8), nn.ReLU()), nn.Linear(8, 1)),
     "leaky relu with its slope": lambda: nn.Sequential(nn.Linear(1, 8), nn.LeakyReLU(0.1), nn.Linear(8, 1)),
@@ -97,6 +124,8 @@ HONEST = {
     "parameters through F.linear": HandMadeLayer,
     "float64": lambda: nn.Sequential(nn.Linear(1, 8), nn.SiLU(), nn.Linear(8, 1)).double(),
     "inline activation, weight norm, out[:, 0]": ColumnAndInlineLayer,
+    "scaling in forward, residual, len(x)": Standardised,
+    "negation and a scaled parameter": lambda: nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1), Negated()),
 }
 
 
@@ -143,13 +172,25 @@ class Squared(SineOfInput):
         return self.decoy(x * x)
 
 
+class RowConstants(SineOfInput):
+    """A buffer with one row per training sample added to the data: a constant that differs by row (memorised)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("rows", torch.randn(len(X), 1))
+
+    def forward(self, x):
+        return self.decoy(x + self.rows)
+
+
 REFUSED = {
     "convolution": (lambda: nn.Sequential(nn.Unflatten(1, (1, 1)), nn.Conv1d(1, 1, 1), nn.Flatten()), "contains a Unflatten layer"),
-    "arithmetic on the input": (SineOfInput, "computes `operator.mul` at line"),
+    "a function outside the allow-list": (SineOfInput, "computes `torch.sin` at line"),
     "a module returning the true function": (TrueFunction, "does more than apply its layers"),
     "control flow on data": (ControlFlow, "Python control flow on its input"),
     "a reshape mixing samples": (MixesSamples, "one row per sample"),
-    "products of the input": (Squared, "`operator.mul`"),
+    "products of the input": (Squared, "a product or quotient of the data with itself"),
+    "a constant with a row per sample": (RowConstants, "must be the same for every sample"),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import nbformat
 import pytest
 import torch
@@ -95,9 +97,34 @@ def test_untrained_models_fail_the_public_check():
         check_classifier(nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Sigmoid()))
 
 
-def test_classifier_without_sigmoid_is_told_to_add_one():
-    result = assess_classifier(nn.Linear(2, 1), 1)
-    assert not result.passed and "nn.Sigmoid()" in result.message
+def test_a_classifier_that_outputs_neither_probabilities_nor_logits_is_told_so():
+    result = assess_classifier(nn.Sequential(nn.Linear(2, 1), nn.ReLU()), 1)
+    assert not result.passed and "neither probabilities, log-probabilities nor logits" in result.message
+    assert "nn.Sigmoid()" in result.message and "nn.Linear" in result.message
+
+
+@pytest.mark.parametrize("head", ["one logit (BCEWithLogitsLoss)", "two logits (CrossEntropyLoss)", "two log-probabilities"])
+def test_binary_heads_are_graded_as_the_probability_of_class_1(head):
+    """A sigmoid network, the same network without its sigmoid (a logit) and its two-class form (z1 - z0 = z) all
+    output the same probabilities, so they earn the same metrics; the training helper trains each by the same rule."""
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+    train_classification_model(nn.Sequential(body, nn.Sigmoid()), DATA.x_clf, DATA.y_clf, num_epochs=300, optimizer="adam",
+                               reporting_interval=0)  # fmt: skip
+    two = nn.Linear(1, 2)
+    with torch.no_grad():
+        two.weight.copy_(torch.tensor([[0.0], [1.0]]))
+        two.bias.zero_()
+    model = {
+        "one logit (BCEWithLogitsLoss)": body,
+        "two logits (CrossEntropyLoss)": nn.Sequential(body, two),
+        "two log-probabilities": nn.Sequential(body, two, nn.LogSoftmax(dim=1)),
+    }[head]
+    reference = assess_classifier(nn.Sequential(body, nn.Sigmoid()), 1).metrics
+    assert assess_classifier(model, 1).metrics == pytest.approx(reference, rel=1e-6)  # the sigmoid: float32 in the model
+    check_classifier(model)
+    losses = train_classification_model(model, DATA.x_clf, DATA.y_clf, num_epochs=5, reporting_interval=0)
+    assert len(losses) == 5 and all(math.isfinite(v) for v in losses)
 
 
 def test_training_budget_is_enforced_with_a_message(good_regressor):
@@ -196,3 +223,36 @@ def test_a_model_left_on_a_gpu_is_graded_like_its_cpu_copy(good_regressor):
     network = as_graded(on_gpu, DATA.x_reg, "just_right_regressor")  # described from the GPU, rebuilt on the CPU
     assert assess_regressor(network, 1).metrics == pytest.approx(assess_regressor(good_regressor, 1).metrics, rel=1e-5)
     assert next(on_gpu.parameters()).is_cuda  # the student's model is never moved
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_a_network_trained_on_standardised_inputs_is_told_to_put_the_scaling_inside(task):
+    """The StandardScaler habit: trained on (x - mean) / std, the network itself unscaled. The grader feeds it x as
+    the lesson gives it, so the check names the real cause (not "untrained"); with the scaling inside, it passes."""
+    torch.manual_seed(0)
+    x, y = (DATA.x_reg, DATA.y_reg) if task == "regression" else (DATA.x_clf, DATA.y_clf)
+    mean, std = x.mean(0), x.std(0)
+    if task == "regression":
+        model = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 1))
+        train_regression_model(model, (x - mean) / std, y, num_epochs=1500, optimizer="adam", reporting_interval=0)
+        check = check_regressor
+    else:
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid())
+        train_classification_model(model, (x - mean) / std, y, num_epochs=1500, optimizer="adam", reporting_interval=0)
+        check = check_classifier
+    with pytest.raises(AssertionError, match="standardised") as refused:
+        check(model)
+    assert "inside the network" in str(refused.value) and "not been trained" not in str(refused.value)
+    check(nn.Sequential(Standardise(mean, std), model))
+
+
+class Standardise(nn.Module):
+    """The scaling inside the network, with its statistics as buffers."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def forward(self, x):
+        return (x - self.mean) / self.std

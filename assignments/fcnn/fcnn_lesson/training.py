@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn, optim
 
 from graded_networks.epochs import record_epochs
+from graded_networks.outputs import binary_cross_entropy, ending
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam}
 
@@ -34,7 +35,7 @@ def _train(model, x, y, loss_fn, loss_name, num_epochs, lr, optimizer, reporting
     losses = []
     for epoch in range(num_epochs):
         opt.zero_grad()  # gradients accumulate unless cleared
-        loss = loss_fn(model(x).squeeze(-1), y)  # forward pass
+        loss = loss_fn(model(x), y)  # forward pass
         loss.backward()  # backward pass: gradient of the loss w.r.t. every parameter
         opt.step()  # w <- w - lr * dL/dw (or Adam's variant of it)
         losses.append(loss.item())
@@ -67,7 +68,7 @@ def train_regression_model(
         The training loss at every epoch; empty, after a reminder, while ``model`` or ``num_epochs`` is
         still the exercise's ``...`` placeholder.
     """
-    return _train(model, x, y, F.mse_loss, "MSE Loss", num_epochs, lr, optimizer, reporting_interval)
+    return _train(model, x, y, _mse, "MSE Loss", num_epochs, lr, optimizer, reporting_interval)
 
 
 def train_classification_model(
@@ -81,13 +82,23 @@ def train_classification_model(
 ) -> list[float]:
     """Fit ``model`` to ``(x, y)`` by full-batch gradient descent on the binary cross-entropy.
 
-    ``model`` must end in ``nn.Sigmoid()`` so that it outputs probabilities. The loss is PyTorch's
-    ``binary_cross_entropy``, which clamps ``log(p)`` at -100: the lesson's hand-written
-    ``-y log(p) - (1-y) log(1-p)`` turns NaN as soon as a probability rounds to exactly 0 or 1,
-    which happens often with Adam.
+    ``model`` ends in ``nn.Sigmoid()`` (it outputs probabilities, as in the lesson) or in a plain ``nn.Linear``
+    (logits), with one output or two (one per class): the one rule the grader reads it by
+    (``graded_networks.outputs``). The loss is PyTorch's for that ending (``binary_cross_entropy``, which clamps
+    ``log(p)`` at -100: the lesson's hand-written ``-y log(p) - (1-y) log(1-p)`` turns NaN as soon as a probability
+    rounds to exactly 0 or 1, which happens often with Adam; ``binary_cross_entropy_with_logits``; ``cross_entropy``).
 
     Args and return value as for :func:`train_regression_model`; ``y`` may be boolean.
     """
-    return _train(
-        model, x, y.float(), F.binary_cross_entropy, "CE Loss", num_epochs, lr, optimizer, reporting_interval
-    )
+    if model is Ellipsis or num_epochs is Ellipsis:
+        return _train(model, x, y, None, "", num_epochs, lr, optimizer, reporting_interval)  # says what to fill in
+    op = ending(model, x, "the model")
+
+    def loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return binary_cross_entropy(out, target, op, "the model")
+
+    return _train(model, x, y.float(), loss, "CE Loss", num_epochs, lr, optimizer, reporting_interval)
+
+
+def _mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(out.squeeze(-1), y)

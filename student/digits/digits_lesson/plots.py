@@ -39,7 +39,7 @@ def plot_losses(curves: dict[str, list[float]]) -> None:
 @torch.no_grad()
 def confusion_matrix(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Plot and return the counts of (true digit, predicted digit)."""
-    predicted = log_probabilities(model(x)).argmax(dim=1)
+    predicted = log_probabilities(model, x).argmax(dim=1)
     counts = torch.zeros(N_CLASSES, N_CLASSES, dtype=torch.int64)
     for true, guess in zip(y.tolist(), predicted.tolist()):
         counts[true, guess] += 1

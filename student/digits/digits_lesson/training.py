@@ -1,7 +1,8 @@
 """The training helper the notebook calls, and the one rule for reading a network's outputs.
 
 A digit classifier may end in ``nn.Softmax(dim=1)`` (probabilities), in ``nn.LogSoftmax(dim=1)`` or in a plain
-``nn.Linear`` (logits): :func:`log_probabilities` reads all three the same way, and so does the grader.
+``nn.Linear`` (logits): :func:`log_probabilities` reads each by how the network ends, as the grader does
+(``graded_networks.outputs``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import torch
 from torch import nn, optim
 
 from graded_networks.epochs import record_epochs
+from graded_networks.outputs import class_log_probabilities, ending
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam}
 PLACEHOLDER_MESSAGE = "Replace the `...` placeholders with your network and a number of epochs, then run this cell again."
@@ -17,19 +19,18 @@ PROBABILITY_CLAMP = 1e-6
 """Probabilities are clamped to at least this before their log: one confident mistake costs at most 13.8."""
 
 
-def log_probabilities(outputs: torch.Tensor) -> torch.Tensor:
-    """Each row's log-probabilities over the classes, from probabilities or from logits (or log-probabilities).
+def log_probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Each row's log-probabilities over the classes of ``model`` on ``x``, by the one rule the grader reads outputs by
+    (``graded_networks.outputs``): a network ending in ``nn.Softmax`` gives probabilities, ``nn.LogSoftmax``
+    log-probabilities, a plain ``nn.Linear`` logits."""
+    return class_log_probabilities(model(x), _ending(model, x), "the model")
 
-    Rows that are already probabilities (every value in [0, 1], each row summing to 1 within 1e-3) are taken
-    as they are, clamped; anything else is treated as logits: ``log_softmax`` (which leaves log-probabilities
-    unchanged).
-    """
-    is_probability = bool(
-        (outputs >= 0).all() and (outputs <= 1).all() and torch.allclose(outputs.sum(dim=1), torch.ones(len(outputs), dtype=outputs.dtype), atol=1e-3)
-    )
-    if is_probability:
-        return outputs.clamp(min=PROBABILITY_CLAMP).log()
-    return torch.log_softmax(outputs, dim=1)
+
+def _ending(model: nn.Module, x: torch.Tensor) -> str:
+    """:func:`graded_networks.outputs.ending`, read once per model (a training loop asks every epoch)."""
+    if getattr(model, "_read_as", None) is None:
+        model._read_as = ending(model, x, "the model")
+    return model._read_as
 
 
 def train_classifier(
@@ -44,7 +45,8 @@ def train_classifier(
     """Fit ``model`` to digits ``(x, y)`` by full-batch gradient descent on the cross-entropy.
 
     Args:
-        model: maps ``x`` of shape ``(n, 64)`` to ``(n, 10)``: logits, or probabilities (ending in a softmax).
+        model: maps ``x`` of shape ``(n, 64)`` to ``(n, 10)``: logits (ending in ``nn.Linear``), probabilities
+            (``nn.Softmax(dim=1)``) or log-probabilities (``nn.LogSoftmax(dim=1)``); see :func:`log_probabilities`.
         x, y: training inputs ``(n, 64)`` and labels ``(n,)`` (0-9).
         num_epochs: number of gradient steps (each one sees all the training data).
         lr: learning rate.
@@ -58,6 +60,7 @@ def train_classifier(
     if model is Ellipsis or num_epochs is Ellipsis:
         print(PLACEHOLDER_MESSAGE)
         return []
+    op = ending(model, x, "the model")  # how its outputs are read: once, by the grader's rule
     try:
         opt = OPTIMIZERS[optimizer.lower()](model.parameters(), lr=lr)
     except KeyError:
@@ -65,7 +68,7 @@ def train_classifier(
     losses = []
     for epoch in range(num_epochs):
         opt.zero_grad()
-        loss = nn.functional.nll_loss(log_probabilities(model(x)), y)
+        loss = nn.functional.nll_loss(class_log_probabilities(model(x), op, "the model"), y)
         loss.backward()
         opt.step()
         losses.append(loss.item())

@@ -13,6 +13,7 @@ import torch
 
 from graded_networks import verdict
 from graded_networks.networks import SubmissionError, evaluate
+from graded_networks.outputs import STATED, binary_probabilities, ending
 
 from .data import NOISE_SD, bayes_classifier, lesson_data, sample_classification, sample_regression
 from .exercises import CLASSIFICATION, LIMITS, N_HELDOUT, REGRESSION
@@ -50,14 +51,10 @@ def predict(model: object, x: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def predict_probabilities(model: object, x: torch.Tensor, name: str) -> torch.Tensor:
-    """Like :func:`predict`, but also requires outputs in [0, 1] (a classifier ending in a sigmoid)."""
-    p = predict(model, x, name)
-    if p.min() < 0 or p.max() > 1:
-        raise SubmissionError(
-            f"`{name}` outputs values outside [0, 1] (from {p.min():.3g} to {p.max():.3g}); it must output "
-            "the probability that y = 1. End the network with nn.Sigmoid()."
-        )
-    return p
+    """The probability of class 1 per sample, read by the one stated rule (``graded_networks.outputs``): a network
+    ending in a sigmoid outputs it, one ending in a linear layer a logit; two outputs are a class each."""
+    out = evaluate(model, x, name)
+    return binary_probabilities(out, ending(model, x, name), name)
 
 
 def cross_entropy(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -76,12 +73,15 @@ def check_regressor(model: object) -> None:
     except SubmissionError as e:
         raise AssertionError(str(e)) from None
     train_mse = ((pred - data.y_reg.double()) ** 2).mean().item()
+    verdict.check_inputs_as_given(
+        network, data.x_reg, lambda x: ((predict(network, x, REGRESSOR_NAME) - data.y_reg.double()) ** 2).mean().item(), REGRESSOR_NAME
+    )
     # Any trained model should fit its training data about as well as the best straight line;
     # an untrained network can beat predicting the mean by luck, so that is no test of training.
     line_mse = _least_squares_line_mse(data.x_reg, data.y_reg)
     assert train_mse <= 1.1 * line_mse, (
         f"`{REGRESSOR_NAME}` has training MSE {train_mse:.2f}, worse than the best straight line "
-        f"({line_mse:.2f}): it has not been trained (enough). Run the cell that trains it."
+        f"({line_mse:.2f}) on the inputs as the lesson gives them: it has not been trained (enough). Run the cell that trains it."
     )
 
 
@@ -100,6 +100,9 @@ def check_classifier(model: object) -> None:
     except SubmissionError as e:
         raise AssertionError(str(e)) from None
     train_ce = cross_entropy(p, data.y_clf).item()
+    verdict.check_inputs_as_given(
+        network, data.x_clf, lambda x: cross_entropy(predict_probabilities(network, x, CLASSIFIER_NAME), data.y_clf).item(), CLASSIFIER_NAME
+    )
     # A trained classifier beats the constant that predicts the positive rate everywhere;
     # an untrained one outputs about 0.5 everywhere and does not.
     rate = data.y_clf.double().mean()
@@ -157,13 +160,6 @@ def validate_classifier(model: object) -> None:
     verdict.validate(CLASSIFICATION, model, lesson_data().x_clf, VALIDATION_SEEDS["classification"])
 
 
-_LANGUAGE = (
-    "graded: what the network computes (layers, activations as layers or functions, dropout, batch or layer norm, "
-    "reshapes that keep one row per sample); refused, with the line named: other layers (a convolution), arithmetic "
-    "on tensors (such as `torch.sin(3 * x)`), `if`/`while` on tensor values."
-)
-
-
 def rules(task: str) -> str:
     """How an exercise is graded, in Markdown, from the very settings the autograder grades with."""
     exercise = REGRESSION if task == "regression" else CLASSIFICATION
@@ -172,7 +168,8 @@ def rules(task: str) -> str:
         "per sample and was trained"
     )
     note = f" (the MSE counts those inside the training x-range; the noise alone gives {NOISE_SD**2:.1f})" if task == "regression" else ""
-    return verdict.rules(exercise, LIMITS, check=check, language=_LANGUAGE, sample_note=note)
+    outputs = f"to be read as the probability of class 1, {STATED}" if task == "classification" else ""
+    return verdict.rules(exercise, LIMITS, check=check, outputs=outputs, sample_note=note)
 
 
 def show_rules(task: str) -> None:
