@@ -109,7 +109,8 @@ def rules() -> str:
         "scores per digit (logits or probabilities) and was trained",
         sample_note=f"; in the cross-entropy a probability below {CROSS_ENTROPY_CLAMP} for the true digit counts as "
         f"{CROSS_ENTROPY_CLAMP}",
-        training="on the training digits only",
+        training="on the training digits only (the digits are public: the split keeps the held-out score a fair "
+        "estimate, and training on scikit-learn's copy of the held-out digits is cheating, which no split can prevent)",
         outputs=f"read by how the network ends: {STATED}",
     )
 

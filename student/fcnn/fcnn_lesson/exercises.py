@@ -40,10 +40,16 @@ of the MSE is ~0.03, small beside the 0.5 margin around the threshold."""
 MAX_EPOCHS = 50_000
 """Training budget of each exercise (the lesson's longest demo), recorded by the training helpers."""
 
-_CLOSE_HINT = (
-    "Often a good design with an unlucky initialisation or a slightly wrong number of epochs; try another seed or "
-    "epoch count and check it with the notebook's validation cell."
-)
+_BOTH = {
+    "band_hints": {
+        "close": "Often a good design with an unlucky initialisation or a slightly wrong number of epochs; try another "
+        "seed or epoch count and check it with the notebook's validation cell."
+    },
+    "heldout_sample": f"{N_HELDOUT:,} new points from the same process",
+    "validation_sample": f"the public validation set ({N_HELDOUT:,} other new points)",
+    "max_epochs": MAX_EPOCHS,
+}
+"""What both exercises share: the same process, sample sizes and budget."""
 
 REGRESSION = GradedExercise(
     network="just_right_regressor",
@@ -71,10 +77,7 @@ REGRESSION = GradedExercise(
             "enough (model bias). Add a non-linearity and hidden units, or train for more epochs.",
         },
     ),
-    band_hints={"close": _CLOSE_HINT},
-    heldout_sample=f"{N_HELDOUT:,} new points from the same process",
-    validation_sample=f"the public validation set ({N_HELDOUT:,} other new points)",
-    max_epochs=MAX_EPOCHS,
+    **_BOTH,
 )
 CLASSIFICATION = GradedExercise(
     network="just_right_classifier",
@@ -102,8 +105,5 @@ CLASSIFICATION = GradedExercise(
             "enough or not trained enough (model bias). Add hidden units and a non-linearity, or train for more epochs.",
         },
     ),
-    band_hints={"close": _CLOSE_HINT},
-    heldout_sample=f"{N_HELDOUT:,} new points from the same process",
-    validation_sample=f"the public validation set ({N_HELDOUT:,} other new points)",
-    max_epochs=MAX_EPOCHS,
+    **_BOTH,
 )
