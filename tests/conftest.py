@@ -340,7 +340,7 @@ def answer_cell_of(cell: nbformat.NotebookNode, graded_name: str) -> bool:
 
 
 LONGEST_FIRST = ("test_corpus.py", "test_browser.py", "test_gradescope_budget.py", "test_grading.py", "test_fairness.py",
-                 "test_cross_grading.py", "test_digits.py", "test_randomness.py", "test_scaffold.py")
+                 "test_cross_grading.py", "test_digits.py", "test_arrivals.py", "test_randomness.py", "test_scaffold.py")
 """Test files that take minutes. `make test` runs two files at a time (pytest-xdist, in this order):
 starting these first keeps both cores busy to the end instead of leaving one long file for last."""
 

@@ -266,6 +266,16 @@ SABOTAGES = [
         ("tests/engine/test_marks.py",),
     ),
     Sabotage(
+        "a submitted copy of the course's code is kept (a zip of the handed-out folder)",
+        "engine/grading_engine/submission.py", 'for name in sorted(names | {"tests"}):', "for name in []:",
+        ("tests/engine/test_submission.py", "tests/fcnn/test_arrivals.py"),
+    ),
+    Sabotage(
+        "a notebook that lost otter's metadata is refused",
+        "engine/grading_engine/submission.py", '    otter["assignment_name"] = name\n', "    return False\n",
+        ("tests/engine/test_submission.py", "tests/fcnn/test_arrivals.py"),
+    ),
+    Sabotage(
         "the training budget is not enforced",
         "engine/graded_networks/epochs.py", "epochs <= max_epochs:", "epochs <= 10 * max_epochs:",
         ("tests/fcnn/test_grading_checks.py", CORPUS), ("over-the-epoch-budget",),
