@@ -19,7 +19,7 @@ import sys
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from grading_engine.safeguards import normal_name, read_pins
+from grading_engine.otter_fit import normal_name, read_pins
 from instructor.assign import REPO
 
 BEGIN = "# BEGIN GENERATED PINS (make pins): everything the lines above and otter pull in, at the repository's versions"

@@ -27,8 +27,10 @@ from grading_engine.gradescope import grade_in
 from instructor.assign import REPO, BuildOutputs, build, outputs_under
 
 # Each assignment's lesson package is importable by the tests, as by its notebook (the packages' names differ;
-# scripts that every assignment has, such as calibrate.py, are loaded by `assignment_script`).
-sys.path.extend(str(folder) for folder in sorted((REPO / "assignments").iterdir()) if folder.is_dir())
+# scripts that every assignment has, such as calibrate.py, are loaded by `assignment_script`). A copy of the
+# repository without assignments/ still runs tests/engine: the engine's tests grade an assignment of their own.
+ASSIGNMENTS = REPO / "assignments"
+sys.path.extend(str(folder) for folder in sorted(ASSIGNMENTS.iterdir()) if folder.is_dir()) if ASSIGNMENTS.is_dir() else None
 
 
 def assignment_script(assignment: str, script: str):
@@ -42,7 +44,6 @@ def assignment_script(assignment: str, script: str):
         spec.loader.exec_module(module)
     return sys.modules[name]
 
-from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION  # noqa: E402  (found through the path above)
 
 # The tests train networks in their own process too (the fairness corpus builds each style directly, the checks'
 # and calibration's tests): with one thread, as the grading kernel trains (LeanKernel). Two threads on these tiny
@@ -54,7 +55,8 @@ ASSIGNMENT = "fcnn"
 """The assignment most tests grade: the engine's end-to-end tests grade it too."""
 MASTER = REPO / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 SUBMISSIONS = REPO / "assignments" / ASSIGNMENT / "fixtures"
-GRADED_NAMES = {"q_regression": REGRESSION.network, "q_classification": CLASSIFICATION.network}
+GRADED_NAMES = {"q_regression": "just_right_regressor", "q_classification": "just_right_classifier"}
+"""fcnn's graded names (``fcnn_lesson.exercises``; a test checks they are the same), without importing the lesson here."""
 HELDOUT_PLUGIN = "grading_engine.otter_plugins.HeldOutGrading"
 
 
@@ -90,6 +92,28 @@ def built_kit(tmp_path_factory: pytest.TempPathFactory, assignment: str) -> Buil
 def kit(tmp_path_factory: pytest.TempPathFactory) -> BuildOutputs:
     """The kit built from the master notebook into a temporary folder; the repository is left alone."""
     return built_kit(tmp_path_factory, ASSIGNMENT)
+
+
+ENGINE_ASSIGNMENT = "engine_check"
+"""The engine's own assignment, scaffolded by ``make new``'s code in a temporary folder: the engine's end-to-end
+tests grade it, so they stand without any lesson of the course."""
+
+
+@pytest.fixture(scope="session")
+def engine_kit(tmp_path_factory: pytest.TempPathFactory) -> BuildOutputs:
+    """The engine's own assignment's kit (one exercise: fit a line), built once in this test run."""
+    from instructor.new import scaffold
+
+    def make(out: pathlib.Path) -> None:
+        build(ENGINE_ASSIGNMENT, out_root=out / "kit", self_check=False, source=scaffold(ENGINE_ASSIGNMENT, out / "assignments"))
+
+    return outputs_under(ENGINE_ASSIGNMENT, made_once(tmp_path_factory, "engine-kit", make) / "kit")
+
+
+@pytest.fixture(scope="session")
+def engine_grade(engine_kit: BuildOutputs, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    """Grade a submission of the engine's own assignment as Gradescope would."""
+    return Grader(engine_kit.autograder_zip, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -345,6 +369,13 @@ LONGEST_FIRST = ("test_corpus.py", "test_browser.py", "test_gradescope_budget.py
 starting these first keeps both cores busy to the end instead of leaving one long file for last."""
 
 
+BUILDS_A_KIT = {"kit", "grade", "make_submission", "heldout_seeds", "engine_kit", "engine_grade"}
+"""Fixtures that build a kit: a test that uses one is slow, whatever its file says (-m "not slow" builds none)."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if BUILDS_A_KIT & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay contiguous

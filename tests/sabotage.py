@@ -51,13 +51,13 @@ BUDGET = "tests/fcnn/test_gradescope_budget.py"
 SABOTAGES = [
     Sabotage(
         "the kernel sees a package's copy of held-back data (the box does not cover Limits.hidden)",
-        "engine/grading_engine/sandbox.py",
+        "engine/grading_engine/box.py",
         '            args += ["--size", "4096", "--tmpfs", str(path), "--remount-ro", str(path)]', "            pass",
         ("tests/digits/test_digits.py::test_a_notebook_searching_every_file_it_can_read_finds_no_heldout_digit",),
     ),
     Sabotage(
         "the box shows the machine's /tmp and /var/tmp (shared with other gradings) instead of folders of its own",
-        "engine/grading_engine/sandbox.py", '        args += ["--bind", str(sandbox.scratch / name), path]', '        args += ["--bind", path, path]',
+        "engine/grading_engine/box.py", '        args += ["--bind", str(sandbox.scratch / name), path]', '        args += ["--bind", path, path]',
         (f"{CORPUS}::test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind",),
         ("spies-and-kills-the-grader",),
     ),
@@ -96,7 +96,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "a description is parsed whatever the number of values in it",
-        "engine/grading_engine/otter_plugins.py",
+        "engine/grading_engine/otter_plugins/held_out_grading.py",
         '        if written and written.count(b",") > MAX_DESCRIPTION_VALUES:', "        if False:",
         (f"{BUDGET}::test_a_forged_description_too_large_to_parse_is_refused_before_parsing",),
     ),
@@ -112,25 +112,25 @@ SABOTAGES = [
     ),
     Sabotage(
         "the kernel stays dumpable: a kernel graded beside it, as the same user, may read its memory",
-        "engine/grading_engine/otter_plugins.py",
-        '        _add_kernel_startup("20-private-memory.py", safeguards.private_memory_startup())', "        pass",
+        "engine/grading_engine/otter_plugins/guarded_grading.py",
+        '        grading.sandbox.add_startup("20-private-memory.py", processes.private_memory_startup())', "        pass",
         (f"{CORPUS}::test_the_kernel_cannot_read_or_signal_the_grader",),
         ("spies-and-kills-the-grader",),
     ),
     Sabotage(
         "a grading leaves its folder (the kernel's home, the networks it handed back) for the next notebook",
-        "engine/grading_engine/sandbox.py", "        atexit.register(shutil.rmtree, folder, True)", "        pass",
+        "engine/grading_engine/sandbox.py", "    atexit.register(shutil.rmtree, folder, True)", "    pass",
         (f"{CORPUS}::test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind",),
         ("spies-and-kills-the-grader",),
     ),
     Sabotage(
         "otter may render a submitted notebook into the PDF it uploads (keep_submitted_pdf off)",
-        "engine/grading_engine/otter_plugins.py", "    config.use_submission_pdf = True", "    pass",
+        "engine/grading_engine/otter_plugins/guarded_grading.py", "    config.use_submission_pdf = True", "    pass",
         ("tests/engine/test_written_pdf.py",),
     ),
     Sabotage(
         "the kernel's results pickle is trusted (otter.execute.pickle kept)",
-        "engine/grading_engine/safeguards.py", "    otter.execute.pickle = _KernelResultsIgnored", "    pass",
+        "engine/grading_engine/safeguards.py", "    otter.execute.pickle = KernelResultsIgnored", "    pass",
         ("tests/fcnn/test_grading.py::test_solutions_notebook_gets_full_marks",),
     ),
     Sabotage(
@@ -142,7 +142,9 @@ SABOTAGES = [
     ),
     Sabotage(
         "nbconvert's executor is not replaced (no time limit, a dead kernel crashes grading)",
-        "engine/grading_engine/safeguards.py", "    nbconvert.preprocessors.ExecutePreprocessor = GuardedExecutePreprocessor", "    pass",
+        "engine/grading_engine/safeguards.py",
+        '    nbconvert.preprocessors.ExecutePreprocessor = type("GuardedExecutePreprocessor", (GuardedExecutePreprocessor,), settings)',
+        "    pass",
         (CORPUS,), ("infinite-loop-between-exercises",), {"KIT_GRADE_TIMEOUT": "150"},
     ),
     Sabotage(
@@ -152,14 +154,14 @@ SABOTAGES = [
     ),
     Sabotage(
         "no memory cap",
-        "engine/grading_engine/safeguards.py",
+        "engine/grading_engine/processes.py",
         '    return f"import resource\\nresource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\\n"',
         '    return ""',
         (CORPUS,), ("allocations",),
     ),
     Sabotage(
         "processes the notebook leaves are not killed",
-        "engine/grading_engine/safeguards.py", "            os.kill(pid, signal.SIGKILL)", "            pass",
+        "engine/grading_engine/processes.py", "            os.kill(pid, signal.SIGKILL)", "            pass",
         # a leftover process keeps the grader's output pipes open: grading never ends, so it times out
         (CORPUS,), ("forges-results-file",), {"KIT_GRADE_TIMEOUT": "150"},
     ),
@@ -172,30 +174,30 @@ SABOTAGES = [
     ),
     Sabotage(
         "torch is not seeded before each cell",
-        "engine/grading_engine/otter_plugins.py", "                cell.source = line + cell.source", "                pass",
+        "engine/grading_engine/otter_plugins/seed_torch.py", "                cell.source = line + cell.source", "                pass",
         ("tests/fcnn/test_grading.py::test_regrades_give_identical_scores_and_messages",),
     ),
     Sabotage(
         "a submitted .OTTER_LOG is read",
-        "engine/grading_engine/otter_plugins.py", "        pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)", "        pass",
+        "engine/grading_engine/otter_plugins/guarded_grading.py", "        pathlib.Path(OTTER_LOG_FILENAME).unlink(missing_ok=True)", "        pass",
         (CORPUS,), ("zip-with-crafted-otter-log",),
     ),
     Sabotage(
         "the plugins' settings (held-out seeds) stay in otter_config.json",
-        "engine/grading_engine/otter_plugins.py",
+        "engine/grading_engine/otter_plugins/guarded_grading.py",
         '        settings["plugins"] = [p if isinstance(p, str) else next(iter(p)) for p in settings.get("plugins", [])]',
         "        pass",
         ("tests/engine/test_safeguards.py",),
     ),
     Sabotage(
         "otter's attributes are replaced without checking them (no fail-closed)",
-        "engine/grading_engine/otter_plugins.py",
-        '        safeguards.check_otter_fits(safeguards.read_pins(autograder_dir / "source" / "environment.yml"))', "        pass",
+        "engine/grading_engine/otter_plugins/guarded_grading.py",
+        '        otter_fit.check_otter_fits(otter_fit.read_pins(autograder_dir / "source" / "environment.yml"))', "        pass",
         ("tests/engine/test_safeguards.py",),
     ),
     Sabotage(
         "the kernel keeps the grader's rights (root)",
-        "engine/grading_engine/sandbox.py", "    if sandbox.uid is None:\n        return []", "    if True:\n        return []",
+        "engine/grading_engine/box.py", "    if sandbox.uid is None:\n        return []", "    if True:\n        return []",
         (CORPUS,), ("escapes-the-sandbox", "spies-and-kills-the-grader"),
     ),
     Sabotage(
@@ -205,7 +207,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "the kernel may regain privileges (no no_new_privs)",
-        "engine/grading_engine/sandbox.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
+        "engine/grading_engine/box.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
         (CORPUS,), ("spies-and-kills-the-grader",),
     ),
     Sabotage(
@@ -221,7 +223,7 @@ SABOTAGES = [
     Sabotage(
         "the tracer's allow-list is off",
         "engine/graded_networks/tracing.py",
-        '        if op not in ALLOWED:\n            raise _refusal(name, f"`{_shown(node)}`", _where(node.stack_trace))',
+        '        if op not in ALLOWED:\n            raise refusal(name, f"`{shown(node)}`", where(node.stack_trace))',
         "        pass",
         ("tests/engine/test_networks.py",),
     ),
@@ -245,7 +247,7 @@ SABOTAGES = [
     ),
     Sabotage(
         "products of the data with itself are traced as branches",
-        "engine/graded_networks/tracing.py", 'if operator_ not in ("add", "sub"):', "if False:",
+        "engine/graded_networks/arithmetic.py", 'if operator_ not in ("add", "sub"):', "if False:",
         ("tests/engine/test_networks.py",),
     ),
     Sabotage(

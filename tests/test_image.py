@@ -57,7 +57,7 @@ def test_the_image_has_the_engine_and_its_startup_hook(image):
                            capture_output=True, text=True, check=True)  # fmt: skip
     assert found.stdout.strip() == str(image)
     assert list(image.glob("lib/python3.11/site-packages/grading_engine_startup.pth"))
-    check = "from grading_engine.safeguards import check_otter_fits; check_otter_fits(); print('fits')"
+    check = "from grading_engine.otter_fit import check_otter_fits; check_otter_fits(); print('fits')"
     assert subprocess.run([str(python), "-c", check], capture_output=True, text=True, check=True).stdout.strip() == "fits"
 
 

@@ -15,10 +15,13 @@ import pathlib
 import sys
 import traceback
 
+GRADED_DATA = "graded-questions.json"
+"""Beside ``results.json``: what ``HeldOutGrading`` measured per question, as data, for ``extra_data``."""
+
 
 def fallback_results(error: BaseException | None) -> dict:
     """A zero score whose message says why the submission could not be graded."""
-    from .safeguards import SafeguardError
+    from .otter_fit import SafeguardError
     from .sandbox import SandboxError
 
     if isinstance(error, (SafeguardError, SandboxError)):  # the autograder's fault, not the submission's
@@ -40,9 +43,6 @@ def fallback_results(error: BaseException | None) -> dict:
     }
 
 
-_guarded: pathlib.Path | None = None
-
-
 def guard_results(results: pathlib.Path) -> None:
     """From now until this process exits, make sure ``results`` ends up written.
 
@@ -51,11 +51,10 @@ def guard_results(results: pathlib.Path) -> None:
     show to students); if it did not, a zero with the reason is written. Tracebacks still go to the log, which
     Gradescope shows to instructors only.
     """
-    global _guarded
-    if _guarded == results:
+    if getattr(sys.excepthook, "guards", None) == results:  # the startup hook guards it already
         return
-    _guarded = results
     results.unlink(missing_ok=True)
+    results.with_name(GRADED_DATA).unlink(missing_ok=True)
     raised: list[BaseException] = []
     previous = sys.excepthook
 
@@ -63,6 +62,7 @@ def guard_results(results: pathlib.Path) -> None:
         raised.append(error)
         previous(kind, error, tb)
 
+    remember.guards = results  # the hook itself says what it guards: no module state
     sys.excepthook = remember
     atexit.register(_finish, results, raised)
 
@@ -84,9 +84,8 @@ def write_fallback(results: pathlib.Path, message: str) -> None:
 
 
 def _add_graded_data(results: pathlib.Path) -> None:
-    from .otter_plugins import GRADED
-
-    if GRADED:
+    graded = results.with_name(GRADED_DATA)
+    if graded.is_file():
         content = json.loads(results.read_text())
-        content.setdefault("extra_data", {})["questions"] = GRADED
+        content.setdefault("extra_data", {})["questions"] = json.loads(graded.read_text())
         results.write_text(json.dumps(content, indent=4))

@@ -18,23 +18,24 @@ grading process (one process per submission) before the kernel starts:
 
 from __future__ import annotations
 
-import ctypes
 import io
 import math
-import os
-import pathlib
 import pickle
-import re
-import signal
 import sys
 import time
 import types
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from nbconvert.preprocessors import ExecutePreprocessor
+
+from graded_networks.exercise import DEFAULT_LIMITS
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
 
 CELL_KEY = "grading_cell"
 """Cell metadata: the cell's number and first line in the notebook as submitted, to name it in messages."""
@@ -63,11 +64,16 @@ class RunReport:
 
     incidents: list[str] = field(default_factory=list)
     doing: str = "starting"
-    """What the grading is doing, for a message if its whole budget runs out (``start_watchdog``)."""
+    """What the grading is doing, for a message if its whole budget runs out (``processes.start_watchdog``)."""
 
 
-REPORT = RunReport()
-"""The report of this process's grading run (one submission per grading process)."""
+@dataclass
+class Grading:
+    """One grading's state, made by ``GuardedGrading`` and held by the executor it installs (the one place otter
+    lets the engine keep state between its plugins): the kernel's box and what the run reports."""
+
+    sandbox: Sandbox | None
+    report: RunReport = field(default_factory=RunReport)
 
 
 def cell_label(cell: nbformat.NotebookNode) -> str:
@@ -86,7 +92,7 @@ def number_cells(nb: nbformat.NotebookNode) -> None:
         cell.metadata[CELL_KEY] = {"number": number, "first_line": lines[0] if lines else ""}
 
 
-class _KernelResultsIgnored:
+class KernelResultsIgnored:
     """Stands in for ``pickle`` in ``otter.execute``: the kernel's results file is never unpickled."""
 
     @staticmethod
@@ -105,7 +111,7 @@ def ignore_kernel_results() -> None:
     """
     import otter.execute
 
-    otter.execute.pickle = _KernelResultsIgnored
+    otter.execute.pickle = KernelResultsIgnored
 
 
 class _NoClassesUnpickler(pickle.Unpickler):
@@ -136,14 +142,18 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
     has run then, so it is never the notebook's doing, and the budget starts when a kernel answers.
     """
 
-    time_limit_s: float = 480.0
+    time_limit_s: float = float(DEFAULT_LIMITS.time_s)
+    """The notebook's budget (``Limits.time_s``), set by :func:`install_guarded_executor`."""
     grading_deadline: float = math.inf
     """When the whole grading must be done (``time.monotonic()``): the notebook's budget ends early enough for it."""
+    grading: Grading | None = None
+    """This grading's box and report, set by :func:`install_guarded_executor` (none: a kernel of the machine's own)."""
 
     def preprocess(self, nb, resources=None, km=None):
-        from .sandbox import KERNELSPEC, current
+        from .sandbox import KERNELSPEC
 
-        if current().prepared:
+        self.grading = self.grading or Grading(None)
+        if self.grading.sandbox is not None:
             self.kernel_name = KERNELSPEC  # the kernel runs in this grading's box (see sandbox.py)
         self._set_deadline()
         self._kernel_lost = False
@@ -155,11 +165,17 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
         budget_end = self.grading_deadline - EXPORT_GRACE_S - ASSESSMENT_S
         self._deadline = min(time.monotonic() + self.time_limit_s, budget_end)
 
-    async def async_start_new_kernel(self, **kwargs):
-        from .sandbox import current
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if self.grading.sandbox is not None:  # this grading's kernelspec, and no other (no JUPYTER_PATH to change)
+            from jupyter_client.kernelspec import KernelSpecManager
 
-        sandbox = current()
-        if sandbox.prepared:  # Unix sockets in a folder only this grading can open: the box has no network
+            km.kernel_spec_manager = KernelSpecManager(kernel_dirs=[str(self.grading.sandbox.kernelspecs)])
+        return km
+
+    async def async_start_new_kernel(self, **kwargs):
+        sandbox = self.grading.sandbox
+        if sandbox is not None:  # Unix sockets in a folder only this grading can open: the box has no network
             self.km.transport = "ipc"
             self.km.ip = str(sandbox.ipc / "kernel")
         await super().async_start_new_kernel(**kwargs)
@@ -172,9 +188,7 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
                 client = await super().async_start_new_kernel_client()
                 break
             except RuntimeError as error:  # no answer (nbclient has shut that kernel down and dropped its manager)
-                from .sandbox import current
-
-                said = current().log_tail(2000).strip()
+                said = self.grading.sandbox.log_tail(2000).strip() if self.grading.sandbox else ""
                 print(f"[autograder] the kernel did not start ({error})" + (f"; it printed:\n{said}" if said else ""),
                       file=sys.stderr, flush=True)  # fmt: skip
                 if start == KERNEL_STARTS:
@@ -212,7 +226,7 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
             f"the autograder's description of your graded networks (after {self._last_label}), "
             "which evaluates them"
         )  # fmt: skip
-        REPORT.doing = f"running {label}"
+        self.grading.report.doing = f"running {label}"
         if self._kernel_lost or (not last_export and time.monotonic() >= self._deadline):
             cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="[autograder] not run\n")]
             return cell, resources
@@ -221,7 +235,7 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._kernel_lost = True
-            REPORT.incidents.append(
+            self.grading.report.incidents.append(
                 f"The Python kernel died while running {label}: most likely it ran out of memory. "
                 "The cells after it were not run; what they define was not graded."
             )
@@ -229,7 +243,7 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
         if last_export and time.monotonic() - started >= EXPORT_GRACE_S:
             self._kernel_lost = True  # it ignored the interrupt and is still busy: nothing more will run
         elif not last_export and time.monotonic() >= self._deadline:  # interrupted when the budget ran out
-            REPORT.incidents.append(
+            self.grading.report.incidents.append(
                 f"{label[0].upper()}{label[1:]} was still running when the notebook's {self.time_limit_s:.0f} s "
                 "time limit ran out. It was interrupted and the cells after it were not run. Look for a loop "
                 "that never ends, or training far longer than the exercise allows."
@@ -246,207 +260,32 @@ class GuardedExecutePreprocessor(ExecutePreprocessor):
             self._output_cut = True
             note = f"[autograder] the notebook printed more than {MAX_OUTPUT_BYTES // 2**20} MB: the rest is not kept\n"
             outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
-            REPORT.incidents.append(
+            self.grading.report.incidents.append(
                 f"The notebook printed more than {MAX_OUTPUT_BYTES // 2**20} MB; the autograder kept the first "
                 f"{MAX_OUTPUT_BYTES // 2**20} MB of it (printing does not change the grade)."
             )
         return None
 
 
-GRADER_HEADROOM_MB = 768
-"""What the grading process may map, beyond what it maps when the notebook has run, to read, rebuild and measure the
-graded networks (the largest description the caps allow needs about 450 MB; the 8x1024 network, 150 MB)."""
-
-
-def cap_own_memory(headroom_mb: int = GRADER_HEADROOM_MB) -> None:
-    """Cap this process's address space at what it maps now plus ``headroom_mb``: past it an allocation fails in the
-    grading code, which says so in the results, instead of the container's OOM killer ending the grading with none."""
-    import resource
-
-    with open("/proc/self/status") as f:
-        mapped = int(next(line for line in f if line.startswith("VmSize:")).split()[1]) * 1024
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = mapped + headroom_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
-
-
-def process_age_s() -> float:
-    """How long this process has run (from ``/proc``; 0 where it cannot tell): the whole grading's clock."""
-    try:
-        with open("/proc/self/stat") as f:
-            started_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def start_watchdog(deadline: float, on_timeout) -> None:
-    """Call ``on_timeout()`` at ``deadline`` (``time.monotonic()``) unless the process has ended: the whole grading's
-    budget, for whatever no other limit bounds (a hang in otter itself, an assessment that never ends)."""
-    import threading
-
-    def watch() -> None:
-        time.sleep(max(0.0, deadline - time.monotonic()))
-        on_timeout()
-
-    threading.Thread(target=watch, name="grading-watchdog", daemon=True).start()
-
-
-EXPECTED_OTTER_VERSION = "7.0.0"
-"""The otter-grader version whose internals the guards below were written against (requirements.txt pins it)."""
-
-
-class SafeguardError(RuntimeError):
-    """A guard no longer fits the installed otter or nbconvert: the submission is not graded."""
-
-
-GUARDED_PACKAGES = ("nbconvert", "nbclient", "jupyter_client", "ipykernel", "pyzmq")
-"""Besides otter: the packages whose internals the guards rely on (the executor, the kernel's transport and start,
-its interrupt). Each must be installed at the version the zip's requirements.txt pins, which the tests ran."""
-
-
-def read_pins(requirements: pathlib.Path) -> dict[str, str] | None:
-    """``name -> version`` of the ``==`` pins in a requirements file or in the pip section of otter's
-    ``environment.yml`` (names normalised, extras and a local label such as ``+cpu`` left out); None where there is
-    no such file (otter assign's own check of the solutions, in the instructor's environment: a zip that Gradescope
-    installs always has one)."""
-    try:
-        lines = [line.split("#")[0].strip().removeprefix("- ").strip() for line in requirements.read_text().splitlines()]
-    except FileNotFoundError:
-        return None
-    pins = (line.partition("==") for line in lines)
-    return {normal_name(name): version.split("+")[0].strip() for name, _, version in pins if version}
-
-
-def normal_name(name: str) -> str:
-    """A package's name as pip compares names (PEP 503), extras left out: ``jupyter_client`` is ``jupyter-client``."""
-    return re.sub(r"[-_.]+", "-", name.split("[")[0].strip()).lower()
-
-
-def check_otter_fits(pins: dict[str, str] | None = None) -> None:
-    """Check that every attribute the guards replace exists and is what they expect, before replacing any, and
-    (with ``pins``, the zip's requirements) that each of :data:`GUARDED_PACKAGES` is installed at its pinned version.
-
-    Raises:
-        SafeguardError: with an instructor-facing message; grading stops instead of running unguarded.
-    """
-    import importlib.metadata
-    import inspect
-
-    import nbconvert.preprocessors
-    import otter
-    import otter.execute
-    import otter.execute.logging as otter_logging
-
-    problems = []
-    if otter.__version__ != EXPECTED_OTTER_VERSION:
-        problems.append(f"otter-grader is {otter.__version__}, the kit's guards were written for {EXPECTED_OTTER_VERSION}")
-    for package in GUARDED_PACKAGES if pins is not None else ():
-        installed = importlib.metadata.version(package)
-        if pins.get(normal_name(package)) is None:
-            problems.append(f"the autograder's requirements.txt does not pin {package} (installed: {installed})")
-        elif installed.split("+")[0] != pins[normal_name(package)]:
-            problems.append(f"{package} is {installed}, the autograder's requirements.txt pins {pins[normal_name(package)]}")
-    if getattr(otter.execute, "pickle", None) not in (pickle, _KernelResultsIgnored):
-        problems.append("otter.execute no longer reads the kernel's results with pickle")
-    if getattr(otter_logging, "pickle", None) is not pickle and not isinstance(getattr(otter_logging, "pickle", None), types.SimpleNamespace):
-        problems.append("otter.execute.logging no longer decodes log records with pickle")
-    executor = getattr(nbconvert.preprocessors, "ExecutePreprocessor", None)
-    if not (isinstance(executor, type) and issubclass(executor, ExecutePreprocessor)):
-        problems.append("nbconvert.preprocessors.ExecutePreprocessor is not nbconvert's executor")
-    if "from nbconvert.preprocessors import ExecutePreprocessor" not in inspect.getsource(otter.execute.grade_notebook):
-        problems.append("otter's grade_notebook no longer takes its executor from nbconvert.preprocessors")
-    if problems:
-        raise SafeguardError(
-            "Not graded: the autograder's safeguards do not fit the installed software ("
-            + "; ".join(problems)
-            + "). Instructor: rebuild the autograder zip with the kit's pinned versions (make assign)."
-        )
-
-
-def install_guarded_executor(time_limit_s: float, grading_deadline: float = math.inf) -> None:
-    """Make otter's ``grade_notebook`` run notebooks with :class:`GuardedExecutePreprocessor`.
+def install_guarded_executor(time_limit_s: float, grading: Grading, grading_deadline: float = math.inf) -> None:
+    """Make otter's ``grade_notebook`` run notebooks with :class:`GuardedExecutePreprocessor`, for ``grading``.
 
     ``grade_notebook`` imports ``ExecutePreprocessor`` from ``nbconvert.preprocessors`` when it runs,
-    so replacing that attribute here is enough.
+    so replacing that attribute here is enough. The executor installed is a class of this grading's own.
     """
     import nbconvert.preprocessors
 
-    GuardedExecutePreprocessor.time_limit_s = float(time_limit_s)
-    GuardedExecutePreprocessor.grading_deadline = grading_deadline
-    nbconvert.preprocessors.ExecutePreprocessor = GuardedExecutePreprocessor
+    settings = {"time_limit_s": float(time_limit_s), "grading_deadline": grading_deadline, "grading": grading}
+    nbconvert.preprocessors.ExecutePreprocessor = type("GuardedExecutePreprocessor", (GuardedExecutePreprocessor,), settings)
 
 
-def memory_limit_startup(limit_mb: int) -> str:
-    """Kernel start-up code that caps its address space: an allocation past it raises MemoryError.
+def installed_grading() -> Grading:
+    """The grading the installed executor runs for (``GuardedGrading`` installs it before any other plugin acts)."""
+    import nbconvert.preprocessors
 
-    A capped allocation fails inside the cell that made it (graded like any exception) instead of
-    the container running out of memory and killing the grader with no results at all.
-    """
-    limit = int(limit_mb) * 1024 * 1024
-    return f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\n"
-
-
-_PR_SET_DUMPABLE = 4
+    executor = nbconvert.preprocessors.ExecutePreprocessor
+    if not (isinstance(executor, type) and issubclass(executor, GuardedExecutePreprocessor)):
+        raise RuntimeError("GuardedGrading must come first among the plugins: it sets up the grading")
+    return executor.grading
 
 
-def private_memory_startup() -> str:
-    """Kernel start-up code that keeps other processes of the kernel's user out of its memory and environment.
-
-    Gradings side by side on one machine run their kernels as the same user, which may otherwise inspect another
-    (``/proc/PID/mem``, ptrace) and copy a classmate's trained network out of it. A process that is not dumpable
-    can be inspected only by root.
-    """
-    return f"import ctypes\nctypes.CDLL(None).prctl({_PR_SET_DUMPABLE}, 0, 0, 0, 0)\ndel ctypes\n"
-
-
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-def adopt_orphans() -> bool:
-    """Become the parent of every process the kernel leaves orphaned (Linux), so none can escape cleanup.
-
-    Returns:
-        Whether the operating system supports it.
-    """
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def kill_descendants() -> int:
-    """SIGKILL every process descended from this one (a notebook's background jobs); return how many."""
-    children: dict[int, list[int]] = {}
-    zombies = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                # the command name (field 2) may hold spaces and parentheses: split after its last ")"
-                state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(int(ppid), []).append(int(entry))
-        if state == "Z":
-            zombies.add(int(entry))
-    killed, todo = 0, list(children.get(os.getpid(), []))
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        if pid in zombies:  # already dead (a box's first process, adopted when the box ended): only reaped
-            if pid in children.get(os.getpid(), []):
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-            continue
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            continue
-        killed += 1
-    return killed

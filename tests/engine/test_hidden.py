@@ -25,7 +25,6 @@ def test_an_ordinary_user_without_a_box_grades_nothing_unless_the_notebooks_are_
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)  # as an instructor on a laptop would grade
     monkeypatch.setenv(sandbox.BWRAP_ENV, "")  # no bubblewrap
     monkeypatch.delenv(sandbox.TRUST_ENV, raising=False)
-    monkeypatch.setattr(sandbox, "_current", None)
     with pytest.raises(sandbox.SandboxError, match="--trust-notebooks"):
         sandbox.prepare(tmp_path, tmp_path)
     monkeypatch.setenv(sandbox.TRUST_ENV, "1")

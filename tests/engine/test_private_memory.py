@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from grading_engine import sandbox
-from grading_engine.safeguards import private_memory_startup
+from grading_engine import uids
+from grading_engine.processes import private_memory_startup
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="kernels run as another user only where grading runs as root")
 
@@ -22,7 +22,7 @@ except OSError as e:
     print(type(e).__name__)
 """
 
-KERNEL_UID = sandbox.allocate_uid() if os.geteuid() == 0 else (None, None)
+KERNEL_UID = (uids.allocate_uid()[0],) * 2 if os.geteuid() == 0 else (None, None)
 """One kernel uid for both processes, as two kernels that share a user."""
 
 NEIGHBOUR = "import sys, time\nexec(sys.argv[1])\nprint('ready', flush=True)\ntime.sleep(30)\n"

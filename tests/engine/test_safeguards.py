@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from grading_engine.safeguards import EXPECTED_OTTER_VERSION, SafeguardError, check_otter_fits
+from grading_engine.otter_fit import EXPECTED_OTTER_VERSION, SafeguardError, check_otter_fits
 
 
 def test_the_pinned_otter_fits_the_guards():
@@ -37,9 +37,9 @@ def test_a_changed_otter_stops_grading(monkeypatch, module, attribute, value, me
 
 
 def test_the_packages_the_guards_rely_on_must_be_installed_as_the_zip_pins_them(tmp_path):
-    from grading_engine.safeguards import GUARDED_PACKAGES, read_pins
+    from grading_engine.otter_fit import GUARDED_PACKAGES, read_pins
 
-    requirements = pathlib.Path(__file__).parents[2] / "assignments" / "fcnn" / "requirements.txt"
+    requirements = pathlib.Path(__file__).parents[2] / "requirements.txt"  # what this environment was installed from
     pins = read_pins(requirements)
     check_otter_fits(pins)  # the zip's own pins fit this environment
     for package in GUARDED_PACKAGES:
@@ -54,23 +54,23 @@ def test_the_packages_the_guards_rely_on_must_be_installed_as_the_zip_pins_them(
 @pytest.mark.parametrize(
     "member, old, new",
     [
-        ("files/engine/grading_engine/safeguards.py", f'EXPECTED_OTTER_VERSION = "{EXPECTED_OTTER_VERSION}"', 'EXPECTED_OTTER_VERSION = "0.0.1"'),
+        ("files/engine/grading_engine/otter_fit.py", f'EXPECTED_OTTER_VERSION = "{EXPECTED_OTTER_VERSION}"', 'EXPECTED_OTTER_VERSION = "0.0.1"'),
         ("environment.yml", "nbclient==", "nbclient==0.0.1  # was "),  # the image would install another nbclient
     ],
     ids=["another-otter", "another-nbclient"],
 )
-def test_a_zip_whose_guards_do_not_fit_grades_nothing_and_says_so(member, old, new, kit, grade, tmp_path):
+def test_a_zip_whose_guards_do_not_fit_grades_nothing_and_says_so(member, old, new, engine_kit, engine_grade, tmp_path):
     """End to end: the grader's own safeguards expect another otter, or the zip pins another version of a package
     they rely on than the one installed; results.json says so, score 0."""
     changed = tmp_path / "autograder.zip"
-    with zipfile.ZipFile(kit.autograder_zip) as src, zipfile.ZipFile(changed, "w") as out:
+    with zipfile.ZipFile(engine_kit.autograder_zip) as src, zipfile.ZipFile(changed, "w") as out:
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == member:
                 assert old.encode() in data
                 data = data.replace(old.encode(), new.encode())
             out.writestr(item, data)
-    graded = grade(kit.solutions_notebook, changed)
+    graded = engine_grade(engine_kit.solutions_notebook, changed)
     assert graded.results["score"] == 0
     assert "safeguards do not fit" in graded.general_output and "0.0.1" in graded.general_output
 

@@ -19,7 +19,7 @@ def test_installing_the_engine_installs_its_startup_hook(tmp_path):
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target)]
     subprocess.run([*pip, str(engine)], check=True, capture_output=True)
     assert (target / "grading_engine_startup.pth").read_text().startswith("import grading_engine.startup")
-    assert (target / "grading_engine" / "otter_plugins.py").exists() and (target / "graded_networks" / "networks.py").exists()
+    assert (target / "grading_engine" / "otter_plugins" / "held_out_grading.py").exists() and (target / "graded_networks" / "networks.py").exists()
 
 
 def _run(script: pathlib.Path, engine_site: pathlib.Path) -> subprocess.CompletedProcess:

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from conftest import DOCKER_CAPABILITIES, grade_here
-from grading_engine import sandbox
+from grading_engine import box, uids
 from instructor.assign import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.geteuid() != 0, reason="the batches run as root and as a user made here")]
@@ -173,7 +173,7 @@ def instructor_user() -> pwd.struct_passwd:
     except KeyError:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True)
         user = pwd.getpwnam(name)
-    sandbox.make_reachable(*sandbox.python_paths(), REPO)  # the instructor's own Python, as on their laptop
+    box.make_reachable(*box.python_paths(), REPO)  # the instructor's own Python, as on their laptop
     secret = pathlib.Path(user.pw_dir) / "grades-2026.csv"
     secret.write_text("the instructor's own file\n")
     os.chown(secret, user.pw_uid, user.pw_gid)
@@ -238,7 +238,7 @@ def test_an_attacker_in_a_batch_reaches_no_other_grading(as_user, kit, grade, li
         report = _report(graded)
         assert "STREAM-FLOOD" not in graded.log  # what it wrote to its original streams never reached the grader's
         assert not _survivors(token) and not _beating(graded.results_path.parent.parent / "submission")
-        assert not sandbox.processes_of(report.pop("uid"))
+        assert not uids.processes_of(report.pop("uid"))
         assert report.pop("other kernels seen") == [] and report.pop("other gradings' files read") == []
         assert report.pop("loopback") in ("ConnectionRefusedError", "OSError")  # a network of its own: nothing listens
         assert report.pop("digits") in ("FileNotFoundError", 0)  # another assignment's held-out data: not there, or empty

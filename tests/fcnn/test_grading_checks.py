@@ -21,7 +21,7 @@ from fcnn_lesson.grading import (
 )
 from fcnn_lesson.training import train_classification_model, train_regression_model
 from graded_networks import verdict
-from grading_engine.otter_plugins import LeanKernel, SeedTorch
+from grading_engine.otter_plugins import SeedTorch
 
 DATA = lesson_data()
 
@@ -156,9 +156,13 @@ def test_seed_torch_plugin_seeds_every_code_cell_but_cell_magics():
 def test_lean_kernel_starts_with_one_thread_no_figures_no_iri_grammar_no_pandas_and_no_compiler(monkeypatch, tmp_path):
     from nbclient import NotebookClient
 
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND", "IPYTHONDIR"):
-        monkeypatch.delenv(var, raising=False)  # restored after the test
-    LeanKernel("sub.ipynb", {}, {}).before_grading(None)
+    from grading_engine.otter_plugins.lean_kernel import lean_startup
+    from grading_engine.sandbox import KERNEL_ENV, Sandbox
+
+    box = Sandbox(tmp_path / "grading")  # what a grading's kernel gets: the box's environment and the lean start-up
+    box.add_startup("00-lean-kernel.py", lean_startup())
+    for var, value in {**KERNEL_ENV, "IPYTHONDIR": str(box.ipython_dir)}.items():
+        monkeypatch.setenv(var, value)  # restored after the test
     probe = (
         "import sys, otter, torch, matplotlib\n"
         "grader = otter.Notebook()\n"

@@ -138,7 +138,7 @@ def test_autograder_zip_seeds_torch_and_installs_the_engine(zip_contents):
     assert "grading_engine.otter_plugins.LeanKernel" in config["plugins"]
     assert config["seed"] == 42  # otter's own numpy / random seeding
     # Gradescope's image pip-installs the engine from the zip, so otter can load its plugins by name
-    assert "files/engine/pyproject.toml" in zip_contents and "files/engine/grading_engine/otter_plugins.py" in zip_contents
+    assert "files/engine/pyproject.toml" in zip_contents and "files/engine/grading_engine/otter_plugins/held_out_grading.py" in zip_contents
     (pip,) = [dep["pip"] for dep in yaml.safe_load(zip_contents["environment.yml"])["dependencies"] if isinstance(dep, dict)]
     assert "/autograder/source/files/engine" in pip
     # the student's kernel imports the lesson and the engine's kernel side from beside the notebook
@@ -260,3 +260,11 @@ def test_plain_otter_assign_builds_the_kit_make_assign_builds(kit):
             assert [n for n in made.namelist() if plain.read(n) != made.read(n)] == []
         student = {p.relative_to(dist / "student") for p in (dist / "student").rglob("*") if p.is_file() and not is_junk(str(p))}
         assert student == {p.relative_to(kit.student_dir) for p in kit.student_dir.rglob("*") if p.is_file()}
+
+
+def test_the_tests_know_the_lessons_graded_names():
+    """tests/conftest.py names fcnn's graded networks without importing the lesson (the engine's tests stand alone)."""
+    from conftest import GRADED_NAMES
+    from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION
+
+    assert GRADED_NAMES == {"q_regression": REGRESSION.network, "q_classification": CLASSIFICATION.network}

@@ -7,7 +7,6 @@ operations (``operations.py``), or it is refused with a message naming the opera
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import operator
 import pathlib
@@ -19,10 +18,13 @@ import torch
 from torch import fx, nn
 from torch.nn.utils import parametrize
 
+from .arithmetic import BATCH_SIZE, arithmetic_entry, len_is_the_batch
+from .arithmetic import arithmetic as arithmetic_of
 from .errors import NotANetwork
 from .file_format import FORMAT, encode_weight
-from .operations import ALLOWED, ARITHMETIC, SETTINGS, WEIGHTS
-from .recognised import ARITHMETIC_CALLS, ARITHMETIC_METHODS, FUNCTIONS, METHODS, MODULES, POSITIONAL, REVERSED_METHODS
+from .operations import ALLOWED, SETTINGS, WEIGHTS
+from .recognised import FUNCTIONS, METHODS, MODULES, POSITIONAL
+from .refusals import refusal, shown, where
 
 
 class _Tracer(fx.Tracer):
@@ -43,40 +45,6 @@ class _Tracer(fx.Tracer):
         return super().call_module(m, forward, args, kwargs)
 
 
-def _where(stack: str | None) -> str:
-    """``line 7 (`return self.out(3 * x)`)``: the innermost line outside torch of a traced operation."""
-    torch_dir = str(pathlib.Path(torch.__file__).parent)
-    frames = [  # not torch's lines, nor this module's tracer
-        f for f in traceback.StackSummary.from_list(_parse_stack(stack or ""))
-        if not f.filename.startswith(torch_dir) and f.filename != __file__
-    ]
-    if not frames:
-        return "in forward()"
-    frame = frames[-1]
-    return f"line {frame.lineno} (`{(frame.line or '').strip()[:80]}`)"
-
-
-def _parse_stack(stack: str) -> list[tuple[str, int, str, str]]:
-    """fx's recorded stack (``File "f", line N, in fn`` / code lines) as traceback tuples."""
-    frames, lines = [], stack.splitlines()
-    for i, line in enumerate(lines):
-        text = line.strip()
-        if text.startswith('File "') and ", line " in text:
-            filename = text[6 : text.index('", line ')]
-            rest = text[text.index('", line ') + 8 :].split(", in ")
-            code = lines[i + 1].strip() if i + 1 < len(lines) and not lines[i + 1].strip().startswith('File "') else ""
-            frames.append((filename, int(rest[0]), rest[1] if len(rest) > 1 else "", code))
-    return frames
-
-
-def _refusal(name: str, what: str, where: str) -> NotANetwork:
-    return NotANetwork(
-        f"`{name}`'s forward() does more than apply its layers one after another: it computes {what} at {where}. "
-        "The exercise asks for a fully connected network: nn.Linear layers and activations (in nn.Sequential, "
-        "a custom nn.Module, or functions such as torch.tanh or F.relu), optionally with dropout or normalisation."
-    )
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, list) and any(isinstance(v, dict) for v in value):  # a select's index, already JSON
         return value
@@ -88,84 +56,22 @@ def _jsonable(value: Any) -> Any:
 
 
 
-BATCH_SIZE = 1_000_003
-"""What ``len(x)`` gives while tracing (Python needs an int): a size no layer has, read back as "the number of
-samples" where a reshape uses it."""
-
-
-@contextlib.contextmanager
-def _len_is_the_batch():
-    """``len(x)`` of a traced tensor is the number of samples (fx refuses ``len`` otherwise)."""
-    original = fx.Proxy.__len__
-    fx.Proxy.__len__ = lambda self: BATCH_SIZE
-    try:
-        yield
-    finally:
-        fx.Proxy.__len__ = original
-
-
-def _arithmetic(node: fx.Node) -> tuple[str, bool] | None:
-    """``(operator, reversed)`` when ``node`` is ``+ - * /``, else None."""
-    if node.op == "call_function" and node.target in ARITHMETIC_CALLS:
-        return ARITHMETIC_CALLS[node.target], False
-    if node.op == "call_method" and node.target in ARITHMETIC_METHODS:
-        return ARITHMETIC_METHODS[node.target], False
-    if node.op == "call_method" and node.target in REVERSED_METHODS:
-        return REVERSED_METHODS[node.target], True
-    return None
-
-
-def _arithmetic_entry(node: fx.Node, arithmetic: tuple[str, bool], index: dict, values: dict, name: str) -> dict[str, Any] | None:
-    """``+ - * /`` as an operation of the description: the data with a constant (``affine``), two branches added or
-    subtracted (``branches``); None when both sides are constants (the value is kept in ``values``)."""
-    operator_, swapped = arithmetic
-    if len(node.args) != 2 or node.kwargs:
-        raise _refusal(name, f"`{_shown(node)}` with settings the grader cannot read", _where(node.stack_trace))
-    a, b = node.args[::-1] if swapped else node.args
-    data = [isinstance(v, fx.Node) and v in index for v in (a, b)]
-
-    def constant(value: Any) -> torch.Tensor | None:
-        if isinstance(value, fx.Node):
-            value = values.get(value)
-        if isinstance(value, torch.Tensor):
-            return value.detach()
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value != BATCH_SIZE:
-            return torch.tensor(float(value), dtype=torch.float64)
-        return None
-
-    if all(data):
-        if operator_ not in ("add", "sub"):
-            raise _refusal(name, "a product or quotient of the data with itself (only constants may scale it)", _where(node.stack_trace))
-        return {"op": "branches", "inputs": [index[a], index[b]], "settings": {"operator": operator_}, "weights": {}}
-    if any(data):
-        other = constant(b if data[0] else a)
-        if other is None:
-            raise _refusal(name, f"`{_shown(node)}` on something other than the data and a constant", _where(node.stack_trace))
-        return {"op": "affine", "inputs": [index[a if data[0] else b]], "settings": {"operator": operator_, "reverse": data[1]},
-                "weights": {"other": encode_weight(other)}}  # fmt: skip
-    left, right = constant(a), constant(b)
-    if left is None or right is None:
-        raise _refusal(name, f"`{_shown(node)}` on something other than the data and a constant", _where(node.stack_trace))
-    values[node] = ARITHMETIC[operator_](left, right)
-    return None
-
-
 def trace(model: nn.Module, name: str) -> dict[str, Any]:
     try:
-        with _len_is_the_batch():
+        with len_is_the_batch():
             graph = _Tracer().trace(model)
     except Exception as e:  # fx refuses control flow on data, and whatever else it cannot follow
         tb = traceback.extract_tb(e.__traceback__)
         torch_dir = str(pathlib.Path(torch.__file__).parent)
         user = [f for f in tb if not f.filename.startswith(torch_dir)]
-        where = f"line {user[-1].lineno} (`{(user[-1].line or '').strip()[:80]}`)" if user else "in forward()"
+        line = f"line {user[-1].lineno} (`{(user[-1].line or '').strip()[:80]}`)" if user else "in forward()"
         control = isinstance(e, fx.proxy.TraceError)
         what = (
             "Python control flow on its input (if/while on tensor values)"
             if control
             else f"something tracing cannot follow ({type(e).__name__}: {e})"
         )
-        raise _refusal(name, what, where) from None
+        raise refusal(name, what, line) from None
 
     index: dict[fx.Node, int] = {}
     nodes: list[dict[str, Any]] = []
@@ -174,7 +80,7 @@ def trace(model: nn.Module, name: str) -> dict[str, Any]:
     def tensor_input(arg: Any, node: fx.Node) -> int:
         if isinstance(arg, fx.Node) and arg in index:
             return index[arg]
-        raise _refusal(name, f"`{_shown(node)}` on something other than the network's data", _where(node.stack_trace))
+        raise refusal(name, f"`{shown(node)}` on something other than the network's data", where(node.stack_trace))
 
     for node in graph.nodes:
         if node.op == "placeholder":
@@ -197,7 +103,7 @@ def trace(model: nn.Module, name: str) -> dict[str, Any]:
             continue
         if node.op == "call_method" and node.target == "size" and len(node.args) > 1:
             if node.args[1] != 0:
-                raise _refusal(name, "a shape other than the number of samples", _where(node.stack_trace))
+                raise refusal(name, "a shape other than the number of samples", where(node.stack_trace))
             values[node] = "batch"
             continue
         if node.op == "call_method" and node.target == "size" or node.op == "call_function" and node.target is getattr:
@@ -205,7 +111,7 @@ def trace(model: nn.Module, name: str) -> dict[str, Any]:
             continue
         if node.op == "call_function" and node.target is operator.getitem and isinstance(values.get(source), _BatchShape):
             if node.args[1] != 0:
-                raise _refusal(name, "a shape other than the number of samples", _where(node.stack_trace))
+                raise refusal(name, "a shape other than the number of samples", where(node.stack_trace))
             values[node] = "batch"
             continue
 
@@ -213,9 +119,9 @@ def trace(model: nn.Module, name: str) -> dict[str, Any]:
             index[node] = len(nodes)  # ``out[:, 0]``: columns of every row
             nodes.append({"op": "select", "inputs": [index[source]], "settings": {"index": _index(node, name)}, "weights": {}})
             continue
-        arithmetic = _arithmetic(node)
+        arithmetic = arithmetic_of(node)
         if arithmetic is not None:
-            entry = _arithmetic_entry(node, arithmetic, index, values, name)
+            entry = arithmetic_entry(node, arithmetic, index, values, name)
             if entry is None:  # constants only (``self.std + 1e-8``): computed now, a constant of the network
                 continue
             index[node] = len(nodes)
@@ -223,12 +129,12 @@ def trace(model: nn.Module, name: str) -> dict[str, Any]:
             continue
         op, settings, weights, inputs = _operation(node, model, values, name)
         if op not in ALLOWED:
-            raise _refusal(name, f"`{_shown(node)}`", _where(node.stack_trace))
+            raise refusal(name, f"`{shown(node)}`", where(node.stack_trace))
         entry: dict[str, Any] = {"op": op, "inputs": [tensor_input(a, node) for a in inputs]}
         try:
             entry["settings"] = {k: _jsonable(v) for k, v in settings.items()}
         except TypeError:
-            raise _refusal(name, f"`{_shown(node)}` with settings the grader cannot read", _where(node.stack_trace)) from None
+            raise refusal(name, f"`{shown(node)}` with settings the grader cannot read", where(node.stack_trace)) from None
         entry["weights"] = {k: encode_weight(v) for k, v in weights.items() if v is not None}
         index[node] = len(nodes)
         nodes.append(entry)
@@ -240,12 +146,12 @@ def _index(node: fx.Node, name: str) -> list:
     key = node.args[1] if isinstance(node.args[1], tuple) else (node.args[1],)
     every_row = isinstance(key[0], slice) and key[0] == slice(None)
     if not every_row or not all(type(k) is int or isinstance(k, slice) for k in key):
-        raise _refusal(name, "an index that does not keep every sample's row", _where(node.stack_trace))
+        raise refusal(name, "an index that does not keep every sample's row", where(node.stack_trace))
     encoded = []
     for k in key:
         if isinstance(k, slice):
             if not all(v is None or type(v) is int for v in (k.start, k.stop, k.step)):
-                raise _refusal(name, "an index computed from the data", _where(node.stack_trace))
+                raise refusal(name, "an index computed from the data", where(node.stack_trace))
             encoded.append({"slice": [k.start, k.stop, k.step]})
         else:
             encoded.append(k)
@@ -260,17 +166,6 @@ class _BatchShape:
         self.node = node
 
 
-def _shown(node: fx.Node) -> str:
-    target = node.target
-    if node.op == "call_function":
-        module = getattr(target, "__module__", None) or ""
-        module = {"torch._C._nn": "F", "torch.nn.functional": "F", "_operator": "operator"}.get(module, module or "torch")
-        return f"{module}.{getattr(target, '__name__', target)}"
-    if node.op == "call_method":
-        return f"tensor.{target}()"
-    return str(target)
-
-
 def _operation(node: fx.Node, model: nn.Module, values: dict, name: str) -> tuple[str | None, dict, dict, list]:
     """The allowed operation a traced node performs: ``(op, settings, weights, tensor inputs)``."""
     if node.op == "call_module":
@@ -279,7 +174,7 @@ def _operation(node: fx.Node, model: nn.Module, values: dict, name: str) -> tupl
         op = MODULES.get(parametrize.type_before_parametrizations(layer))
         if op is None:
             raise NotANetwork(
-                f"`{name}` contains a {type(layer).__name__} layer ({_where(node.stack_trace)}); a fully connected "
+                f"`{name}` contains a {type(layer).__name__} layer ({where(node.stack_trace)}); a fully connected "
                 "network is made of nn.Linear layers, activations, and optionally dropout or normalisation."
             )
         return op, _module_settings(op, layer, name), _module_weights(op, layer, name), list(node.args[:1])
@@ -300,7 +195,7 @@ def _operation(node: fx.Node, model: nn.Module, values: dict, name: str) -> tupl
         shape = [values.get(s) if isinstance(s, fx.Node) else s for s in shape]
         shape = ["batch" if s == BATCH_SIZE else s for s in shape]  # len(x)
         if not all(s == "batch" or type(s) is int for s in shape):
-            raise _refusal(name, f"`{_shown(node)}` with a shape the grader cannot read", _where(node.stack_trace))
+            raise refusal(name, f"`{shown(node)}` with a shape the grader cannot read", where(node.stack_trace))
         named = {"shape": shape}
     if op == "identity":
         return op, {}, {}, [x]
@@ -308,10 +203,10 @@ def _operation(node: fx.Node, model: nn.Module, values: dict, name: str) -> tupl
     for key, value in list(weights.items()):
         if isinstance(value, fx.Node):
             if value not in values:
-                raise _refusal(name, f"`{_shown(node)}` with weights computed from the data", _where(node.stack_trace))
+                raise refusal(name, f"`{shown(node)}` with weights computed from the data", where(node.stack_trace))
             weights[key] = values[value]
     if op == "batch_norm" and named.pop("training", False):
-        raise _refusal(name, "batch normalisation with batch statistics (training=True)", _where(node.stack_trace))
+        raise refusal(name, "batch normalisation with batch statistics (training=True)", where(node.stack_trace))
     named.pop("momentum", None)
     named.pop("inplace", None)
     if op in ("softmax", "log_softmax"):
@@ -320,7 +215,7 @@ def _operation(node: fx.Node, model: nn.Module, values: dict, name: str) -> tupl
             named.pop("dtype", None)  # the default; a cast would be refused as an unknown setting
     unknown = set(named) - set(SETTINGS.get(op, ()))
     if unknown:
-        raise _refusal(name, f"`{_shown(node)}` with {', '.join(sorted(unknown))}", _where(node.stack_trace))
+        raise refusal(name, f"`{shown(node)}` with {', '.join(sorted(unknown))}", where(node.stack_trace))
     return op, named, weights, [x]
 
 

@@ -12,7 +12,7 @@ import sys
 
 
 def test_every_sabotage_still_applies_to_the_code():
-    path = pathlib.Path(__file__).parents[1] / "sabotage.py"
+    path = pathlib.Path(__file__).parent / "sabotage.py"
     spec = importlib.util.spec_from_file_location("kit_sabotage", path)
     sabotage = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))  # dataclasses look it up
     spec.loader.exec_module(sabotage)

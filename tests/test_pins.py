@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted(p.parent for p in (REPO / "assignments").glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
