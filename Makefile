@@ -11,7 +11,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet --quiet --disable-pip-version-check 
 # A=NAME picks one assignment (a folder under assignments/); `make assign` without it builds every one.
 A ?=
 
-.PHONY: help install browser sandbox pins assign new test test-handout test-image lint sabotage bench grade calibrate clean
+.PHONY: help install browser sandbox pins assign new test test-handout test-image test-gpu lint sabotage bench grade calibrate clean
 
 help:
 	@echo "make assign [A=NAME]   build student/, solutions/ and autograder/ from assignments/ (installs first)"
@@ -94,6 +94,16 @@ test: install browser
 
 test-handout: install sandbox
 	$(PY) -m pytest -n 2 -m handout
+
+# Where a GPU is: a separate environment with PyPI's CUDA build of the pinned torch (gigabytes: never on the course's
+# CPU machines), and the tests that need a GPU (marker gpu). Here they are skipped, saying so.
+GPU_VENV := .venv-gpu
+test-gpu:
+	@nvidia-smi > /dev/null 2>&1 || { echo "make test-gpu needs a machine with an NVIDIA GPU"; exit 2; }
+	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/pip install -q -r requirements.txt -e engine -e .
+	$(GPU_VENV)/bin/python -c "import torch; assert torch.cuda.is_available(), 'this torch build has no CUDA'"
+	$(GPU_VENV)/bin/python -m pytest -m gpu
 
 # The grading image built from a zip's own environment.yml in a fresh environment, then grading with it alone.
 test-image: install sandbox

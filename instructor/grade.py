@@ -49,6 +49,7 @@ class Grade:
     metrics: dict[str, float] = field(default_factory=dict)  # "question metric" -> value
     bands: dict[str, str] = field(default_factory=dict)  # question -> band of its hidden test ("" if not graded)
     written: dict[str, float] = field(default_factory=dict)  # written Question -> score given by hand
+    alerts: list[str] = field(default_factory=list)  # "question: why" for measurements no honest network reaches
     error: str = ""
 
 
@@ -81,6 +82,7 @@ def _grade_one(submission: pathlib.Path, autograder_zip: pathlib.Path, timeout: 
             measured = graded.get(test["name"], {})
             grade.bands[test["name"]] = measured.get("band") or ""
             grade.metrics.update({f"{test['name']} {k}": v for k, v in measured.get("metrics", {}).items()})
+            grade.alerts += [f"{test['name']}: {why}" for why in measured.get("alerts", [])]
         elif test.get("name") in {"Autograder Error", "Autograder Failed"}:
             grade.error = test.get("output", "").strip().splitlines()[-1]
     grade.score = float(results.get("score", sum(s for s, _ in grade.questions.values())))
@@ -121,13 +123,13 @@ def write_csv(grades: list[Grade], path: pathlib.Path) -> None:
     metrics = sorted({m for g in grades for m in g.metrics})
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        header = ["submission", "score", "possible", *questions, *written, *(f"{q} band" for q in questions), *metrics, "error"]
+        header = ["submission", "score", "possible", *questions, *written, *(f"{q} band" for q in questions), *metrics, "alerts", "error"]
         writer.writerow(header)
         for g in grades:
             writer.writerow(
                 [g.submission, g.score, g.possible, *(g.questions.get(q, ("", ""))[0] for q in questions),
                  *(g.written.get(q, "") for q in written), *(g.bands.get(q, "") for q in questions),
-                 *(g.metrics.get(m, "") for m in metrics), g.error]
+                 *(g.metrics.get(m, "") for m in metrics), "; ".join(g.alerts), g.error]
             )
 
 
@@ -209,6 +211,12 @@ def write_report(grades: list[Grade], out: pathlib.Path, exercises: dict) -> Non
         "![bands per question](bands.png)",
         "",
         "![held-out metrics](heldout_metrics.png)",
+        "",
+        f"## Measurements no honest network reaches ({sum(bool(g.alerts) for g in grades)}): for you to look at",
+        "",
+        "Each lesson calibrates these on its zoo of honest trainings; the grade is unchanged (see the README).",
+        "",
+        *([f"- `{g.submission}`: {'; '.join(g.alerts)}" for g in grades if g.alerts] or ["None."]),
         "",
         f"## Submissions that could not be graded ({len(errored)})",
         "",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import tempfile
 import warnings
 
 import nbformat
@@ -55,6 +56,20 @@ def answers_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=kept, metadata=nb.metadata)
 
 
+QUIET_KERNEL_CONFIG = "c.IPKernelApp.log_level = 'ERROR'\n"
+"""The export cell's check runs the notebook in kernels of its own, over local TCP: each would print ipykernel's
+warning that it "is running over TCP without encryption", in red under the export cell, about nothing that concerns
+the student. Their IPython folder tells them to log errors only."""
+
+
+def quiet_ipython_dir(parent: pathlib.Path) -> pathlib.Path:
+    """An IPython folder under ``parent`` whose kernels log errors only (see :data:`QUIET_KERNEL_CONFIG`)."""
+    profile = parent / "ipython" / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "ipython_kernel_config.py").write_text(QUIET_KERNEL_CONFIG)
+    return parent / "ipython"
+
+
 class WrittenAnswersPDF(AbstractOtterPlugin):
     """Otter plugin: ``notebook_export`` writes ``NOTEBOOK.pdf`` (the written Questions) and returns its path."""
 
@@ -74,4 +89,6 @@ class WrittenAnswersPDF(AbstractOtterPlugin):
         finally:
             answers.unlink(missing_ok=True)
         print(f"Wrote {pdf.name}: your written answers, for the graders. The export cell puts it in your zip.")
+        # the export cell, next, checks the zip in kernels this kernel starts: they inherit this folder
+        os.environ["IPYTHONDIR"] = str(quiet_ipython_dir(pathlib.Path(tempfile.mkdtemp(prefix="otter-export-"))))
         return [os.path.relpath(pdf)]

@@ -67,6 +67,34 @@ class Mark:
         return f"{self.band}: {self.metric} {'<=' if self.at_most is not None else '>='} {self.value:g}"
 
 
+@dataclass(frozen=True)
+class Alert:
+    """A measurement no honest network reaches, calibrated on the lesson's zoo: flagged for the instructor (the
+    batch report, ``extra_data``), never a change of grade. ``metric`` at most ``at_most`` or at least ``at_least``."""
+
+    metric: str
+    why: str
+    """For the instructor: what the measurement suggests (``"trained on the held-out digits?"``)."""
+    at_most: float | None = None
+    at_least: float | None = None
+
+    def holds(self, metrics: Mapping[str, float]) -> bool:
+        """Whether ``metrics`` raise this alert (a missing or NaN metric raises none)."""
+        value = metrics.get(self.metric)
+        if value is None or value != value:
+            return False
+        return (self.at_most is not None and value <= self.at_most) or (self.at_least is not None and value >= self.at_least)
+
+    def __str__(self) -> str:
+        bound = f"<= {self.at_most:g}" if self.at_most is not None else f">= {self.at_least:g}"
+        return f"{self.metric} {bound}: {self.why}"
+
+
+def alerts(metrics: Mapping[str, float], raised_by: tuple[Alert, ...]) -> list[str]:
+    """The alerts ``metrics`` raise, as the instructor reads them."""
+    return [str(alert) for alert in raised_by if alert.holds(metrics)]
+
+
 def band(metrics: Mapping[str, float], marks: tuple[Mark, ...]) -> str:
     """The best band whose every mark holds for ``metrics``; ``"off"`` when none does (a band without marks is
     never given)."""

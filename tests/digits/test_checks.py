@@ -42,3 +42,40 @@ class Times(nn.Module):
 
     def forward(self, x):
         return x * self.factor
+
+
+def _zoo() -> list[dict]:
+    import csv
+
+    from instructor.assign import REPO
+
+    with (REPO / "docs" / "digits" / "calibration" / "zoo.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_no_honest_network_of_the_calibration_raises_an_alert():
+    from digits_lesson.exercises import DIGITS
+    from graded_networks.marks import alerts
+
+    rows = _zoo()
+    assert len(rows) > 1000
+    for row in rows:
+        metrics = {key: float(row[key]) for key in ("heldout_accuracy", "heldout_cross_entropy")}
+        metrics["heldout_above_validation"] = metrics["heldout_accuracy"] - float(row["validation_accuracy"])
+        assert not alerts(metrics, DIGITS.alerts), (row["recipe"], row["seed"], row["epochs"])
+
+
+def test_a_network_trained_on_the_held_out_digits_is_flagged_for_the_instructor_and_graded_as_measured():
+    from digits_lesson.data import decode_heldout, heldout_split
+    from digits_lesson.exercises import DIGITS
+    from graded_networks import verdict
+    from graded_networks.marks import alerts
+
+    train, secret = load("train"), heldout_split()
+    held = decode_heldout(secret)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.Tanh(), nn.Linear(128, 10))
+    train_classifier(model, torch.cat([train.x, held.x]), torch.cat([train.y, held.y]), num_epochs=300, lr=0.003, reporting_interval=0)
+    graded = verdict.assess(DIGITS, model, 0, secret)
+    assert graded.band == "just right"  # the grade is what it measures: the alert is the instructor's call
+    assert len(alerts(graded.metrics, DIGITS.alerts)) >= 2

@@ -88,6 +88,8 @@ def test_solutions_get_full_marks_and_the_untouched_notebook_none(graded):
     assert solutions.score(QUESTION) == FULL, solutions.output(QUESTION)
     assert "Band: just right." in solutions.output(QUESTION)
     assert solutions.notebook_check_passed(QUESTION) is solutions.public_test_passed(QUESTION) is True
+    measured = solutions.results["extra_data"]["questions"][QUESTION]  # the instructor's data: honest, no alert
+    assert measured["alerts"] == [] and 0 < measured["metrics"]["heldout_above_validation"] + 0.1 < 0.2
     assert untouched.score(QUESTION) == 0
     assert untouched.notebook_check_passed(QUESTION) is False
 

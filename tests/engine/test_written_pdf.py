@@ -68,3 +68,21 @@ def test_the_autograder_uploads_the_submitted_pdf_or_a_notice_never_a_rendering(
 def test_no_pdf_wanted_writes_nothing(tmp_path):
     keep_submitted_pdf(config(), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_export_cells_own_kernels_say_nothing_of_tcp(tmp_path):
+    """ipykernel warns in red that a kernel "is running over TCP without encryption": the export cell's check starts
+    such kernels, and its warning concerns no student. With the export's IPython folder the warning is gone."""
+    import os
+    import sys
+
+    from graded_networks.export import quiet_ipython_dir
+
+    start = "from jupyter_client.manager import start_new_kernel\nkm, kc = start_new_kernel()\nkc.stop_channels()\nkm.shutdown_kernel()"
+
+    def stderr(ipython_dir):
+        env = {**os.environ, "IPYTHONDIR": str(ipython_dir)}
+        return subprocess.run([sys.executable, "-c", start], env=env, capture_output=True, text=True, timeout=120).stderr
+
+    assert "without encryption" in stderr(tmp_path / "plain")  # what a student saw
+    assert "without encryption" not in stderr(quiet_ipython_dir(tmp_path / "quiet"))

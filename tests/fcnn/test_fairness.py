@@ -11,6 +11,7 @@ fall on the same side of every mark.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 
 import matplotlib
@@ -226,6 +227,179 @@ just_right_classifier = Clamped()
 train_and_test_classification_model(just_right_classifier, num_epochs=1500, reporting_interval=0, lr=0.01, optimizer="adam")
 """,
     },
+    "scaling inside forward with buffers / one logit trained with BCEWithLogitsLoss": {
+        REG: """
+torch.manual_seed(42)
+
+class Standardised(nn.Module):
+    def __init__(self, x):
+        super().__init__()
+        self.register_buffer("mean", x.mean(0))
+        self.register_buffer("std", x.std(0))
+        self.net = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 1))
+
+    def forward(self, x):
+        return self.net((x - self.mean) / self.std)
+
+just_right_regressor = Standardised(x_reg)
+optimizer = optim.Adam(just_right_regressor.parameters(), lr=0.01)
+for epoch in range(1500):
+    optimizer.zero_grad()
+    loss = F.mse_loss(just_right_regressor(x_reg).squeeze(1), y_reg)
+    loss.backward()
+    optimizer.step()
+""",
+        CLF: """
+torch.manual_seed(42)
+just_right_classifier = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))  # logits: no sigmoid
+optimizer = optim.Adam(just_right_classifier.parameters(), lr=0.01)
+loss_fn = nn.BCEWithLogitsLoss()
+for epoch in range(1500):
+    optimizer.zero_grad()
+    loss = loss_fn(just_right_classifier(x_clf).squeeze(1), y_clf.float())
+    loss.backward()
+    optimizer.step()
+""",
+    },
+    "a residual block / two logits trained with CrossEntropyLoss": {
+        REG: """
+torch.manual_seed(42)
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.block, self.out = nn.Linear(1, 16), nn.Linear(16, 16), nn.Linear(16, 1)
+
+    def forward(self, x):
+        h = torch.tanh(self.inp(x))
+        h = h + torch.tanh(self.block(h))  # a skip connection
+        return self.out(h)
+
+just_right_regressor = Residual()
+train_and_test_regression_model(just_right_regressor, num_epochs=1200, reporting_interval=0, lr=0.01, optimizer="adam")
+""",
+        CLF: """
+torch.manual_seed(42)
+just_right_classifier = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))  # one logit per class
+optimizer = optim.Adam(just_right_classifier.parameters(), lr=0.01)
+for epoch in range(1500):
+    optimizer.zero_grad()
+    loss = nn.CrossEntropyLoss()(just_right_classifier(x_clf), y_clf.long())
+    loss.backward()
+    optimizer.step()
+""",
+    },
+    "x / constant and x.view(len(x), -1) / a log-softmax head with NLLLoss": {
+        REG: """
+torch.manual_seed(42)
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(1, 32), nn.Linear(32, 1)
+
+    def forward(self, x):
+        x = x.view(len(x), -1) / 3.0
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+just_right_regressor = Scaled()
+train_and_test_regression_model(just_right_regressor, num_epochs=1500, reporting_interval=0, lr=0.01, optimizer="adam")
+""",
+        CLF: """
+torch.manual_seed(42)
+just_right_classifier = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2), nn.LogSoftmax(dim=1))
+optimizer = optim.Adam(just_right_classifier.parameters(), lr=0.01)
+for epoch in range(1500):
+    optimizer.zero_grad()
+    loss = F.nll_loss(just_right_classifier(x_clf), y_clf.long())
+    loss.backward()
+    optimizer.step()
+""",
+    },
+    "shuffled mini-batches from a DataLoader (a PyTorch tutorial) / Keras-style Glorot init, sigmoid and BCELoss": {
+        REG: """
+torch.manual_seed(42)
+from torch.utils.data import DataLoader, TensorDataset
+
+just_right_regressor = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 1))
+loader = DataLoader(TensorDataset(x_reg, y_reg), batch_size=20, shuffle=True)
+optimizer = optim.Adam(just_right_regressor.parameters(), lr=0.01)
+for epoch in range(300):
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = F.mse_loss(just_right_regressor(xb).squeeze(1), yb)
+        loss.backward()
+        optimizer.step()
+""",
+        CLF: """
+torch.manual_seed(42)
+just_right_classifier = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid())
+for layer in just_right_classifier:
+    if isinstance(layer, nn.Linear):  # what Keras's Dense does by default
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+optimizer = optim.Adam(just_right_classifier.parameters(), lr=0.01)
+for epoch in range(1500):
+    optimizer.zero_grad()
+    loss = nn.BCELoss()(just_right_classifier(x_clf).squeeze(1), y_clf.float())
+    loss.backward()
+    optimizer.step()
+""",
+    },
+    "a learnt output scale and shift / GELU with weight decay": {
+        REG: """
+torch.manual_seed(42)
+
+class ScaledOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(1, 32), nn.SiLU(), nn.Linear(32, 1))
+        self.scale = nn.Parameter(torch.tensor(2.0))
+        self.shift = nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, x):
+        return self.scale * self.body(x) + self.shift
+
+just_right_regressor = ScaledOutput()
+train_and_test_regression_model(just_right_regressor, num_epochs=1500, reporting_interval=0, lr=0.01, optimizer="adam")
+""",
+        CLF: """
+torch.manual_seed(42)
+just_right_classifier = nn.Sequential(nn.Linear(2, 16), nn.GELU(), nn.Linear(16, 1), nn.Sigmoid())
+optimizer = optim.Adam(just_right_classifier.parameters(), lr=0.01, weight_decay=1e-4)
+for epoch in range(1500):
+    optimizer.zero_grad()
+    loss = F.binary_cross_entropy(just_right_classifier(x_clf).squeeze(1), y_clf.float())
+    loss.backward()
+    optimizer.step()
+""",
+    },
+    "dropout with shuffled mini-batches across cells / two softmax probabilities": {
+        REG: """
+torch.manual_seed(42)
+just_right_regressor = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Dropout(0.1), nn.Linear(64, 1))
+optimizer = optim.Adam(just_right_regressor.parameters(), lr=0.005)
+for epoch in range(400):
+    order = torch.randperm(len(x_reg))
+    for start in range(0, len(x_reg), 25):
+        batch = order[start:start + 25]
+        optimizer.zero_grad()
+        F.mse_loss(just_right_regressor(x_reg[batch]).squeeze(1), y_reg[batch]).backward()
+        optimizer.step()
+just_right_regressor.eval()
+""",
+        CLF: """
+torch.manual_seed(42)
+just_right_classifier = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2), nn.Softmax(dim=1))
+optimizer = optim.Adam(just_right_classifier.parameters(), lr=0.01)
+for epoch in range(1500):
+    optimizer.zero_grad()
+    p = just_right_classifier(x_clf)
+    loss = F.nll_loss(torch.log(p.clamp(min=1e-7)), y_clf.long())
+    loss.backward()
+    optimizer.step()
+""",
+    },
 }
 
 ADVICE = {
@@ -303,6 +477,7 @@ def _sides(question: str, metrics: dict) -> tuple:
 
 
 CASES = [(style, q) for style in STYLES for q in (REG, CLF)]
+TABLE_ENV = "KIT_FAIRNESS_TABLE"
 
 
 @pytest.mark.parametrize("style, question", CASES, ids=[f"{s} [{q}]" for s, q in CASES])
@@ -315,6 +490,11 @@ def test_honest_style_gets_the_grade_its_network_earns(style, question, fairness
     given = result.score(question)
     print(f"\n{style} [{question}] | expected {direct.band} ({expected}) | given {given} | "
           f"check in notebook: {result.notebook_check_passed(question)}")
+    if os.environ.get(TABLE_ENV):  # the README's table: `KIT_FAIRNESS_TABLE=path pytest tests/fcnn/test_fairness.py`
+        style_of = style.split(" / ")[0 if question == REG else -1]
+        with open(os.environ[TABLE_ENV], "a") as table:
+            table.write(f"| {style_of} | {question} | {direct.band} | {given:g} of 5 | "
+                        f"{'passes' if result.notebook_check_passed(question) else 'fails'} |\n")
     assert given == expected, result.output(question)
     # what the notebook's own check said is what the autograder's public test says
     assert result.notebook_check_passed(question) is True and result.public_test_passed(question) is True

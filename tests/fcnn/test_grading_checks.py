@@ -217,7 +217,8 @@ def test_a_classifier_returning_shape_n_is_graded_like_one_returning_n_by_1():
     assert assess_classifier(flat, 1).metrics == assess_classifier(model, 1).metrics
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here: a model left on a GPU is checked where one is")
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here (the pinned torch is a CPU build): `make test-gpu` on a machine with one")
 def test_a_model_left_on_a_gpu_is_graded_like_its_cpu_copy(good_regressor):
     import copy
 
@@ -227,6 +228,21 @@ def test_a_model_left_on_a_gpu_is_graded_like_its_cpu_copy(good_regressor):
     network = as_graded(on_gpu, DATA.x_reg, "just_right_regressor")  # described from the GPU, rebuilt on the CPU
     assert assess_regressor(network, 1).metrics == pytest.approx(assess_regressor(good_regressor, 1).metrics, rel=1e-5)
     assert next(on_gpu.parameters()).is_cuda  # the student's model is never moved
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU here (the pinned torch is a CPU build): `make test-gpu` on a machine with one")
+def test_a_network_trained_on_a_gpu_is_checked_and_graded_from_its_description():
+    """Trained on CUDA with the lesson's helper, checked where it lives and graded as the grader rebuilds it (CPU)."""
+    from graded_networks.verdict import as_graded
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)).cuda()
+    train_regression_model(model, DATA.x_reg.cuda(), DATA.y_reg.cuda(), num_epochs=2000, optimizer="adam", reporting_interval=0)
+    check_regressor(model)
+    graded = assess_regressor(as_graded(model, DATA.x_reg, "just_right_regressor"), 1)
+    on_cpu = assess_regressor(model.cpu(), 1)
+    assert graded.band == on_cpu.band and graded.metrics == pytest.approx(on_cpu.metrics, rel=1e-5)
 
 
 @pytest.mark.parametrize("task", ["regression", "classification"])

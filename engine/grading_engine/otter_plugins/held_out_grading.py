@@ -159,6 +159,7 @@ class HeldOutGrading(AbstractOtterPlugin):
     def after_grading(self, results) -> None:
         from otter.test_files.abstract_test import TestCaseResult
 
+        from graded_networks.marks import alerts
         from graded_networks.verdict import BANDS, SubmissionError, assess, graded_network
 
         from ..processes import cap_own_memory
@@ -189,7 +190,8 @@ class HeldOutGrading(AbstractOtterPlugin):
                     raise RuntimeError(f"{question} has no held-out seed or data: build the autograder with otter assign")
                 held_out = (data[question],) if exercise.heldout_data else ()
                 assessment = assess(exercise, network, int(seeds[question]), *held_out)
-                graded[question] = {"band": assessment.band, "regime": assessment.regime, "metrics": assessment.metrics}
+                graded[question] = {"band": assessment.band, "regime": assessment.regime, "metrics": assessment.metrics,
+                                    "alerts": alerts(assessment.metrics, exercise.alerts)}  # for the instructor only
                 # The hidden cases, in order, stand for the bands above "off": a band passes as many of
                 # them as its rank in BANDS ("close" the first, "just right" both), so it earns their points.
                 hidden = [i for i, tcr in enumerate(test_file.test_case_results) if tcr.test_case.hidden]

@@ -5,7 +5,7 @@ imports no torch. ``make calibrate A=digits`` measures the marks on a zoo of tra
 """
 
 from graded_networks.exercise import Diagnosis, GradedExercise, Limits
-from graded_networks.marks import Mark, Metric
+from graded_networks.marks import Alert, Mark, Metric
 
 LIMITS = Limits(time_s=300, memory_mb=1536, hidden=("sklearn/datasets/data",))
 """The autograder's limits, which the notebook states (``grading.rules``). ``hidden``: scikit-learn's own copy of
@@ -37,6 +37,17 @@ ACCURACY_SPREAD = 0.015
 """The validation cell calls a network whose validation accuracy is this close to a mark "near the mark": the
 validation digits are a different sample (299 of them) from the held-out ones, and have read about 0.01 easier."""
 
+# What no honest network of the calibration's zoo reaches (1,680 trainings, docs/digits/calibration/zoo.csv): best
+# held-out accuracy 0.980, lowest held-out cross-entropy 0.082, held-out accuracy at most 0.083 above validation.
+# A network trained on scikit-learn's copy of the held-out digits reads them at about 0.998 and 0.02: flagged for
+# the instructor, whose call it is (the grade is unchanged); tests/digits/test_checks.py holds both sides.
+SUSPECT = "trained on the held-out digits (scikit-learn's copy)?"
+ALERTS = (
+    Alert("heldout_accuracy", f"held-out accuracy above every honest network's: {SUSPECT}", at_least=0.995),
+    Alert("heldout_cross_entropy", f"held-out cross-entropy below every honest network's: {SUSPECT}", at_most=0.05),
+    Alert("heldout_above_validation", f"held-out accuracy far above its own validation accuracy: {SUSPECT}", at_least=0.12),
+)
+
 DIGITS = GradedExercise(
     network="digit_classifier",
     example_input="digits_lesson.data.training_inputs",
@@ -54,6 +65,7 @@ DIGITS = GradedExercise(
         Mark("close", "heldout_accuracy", at_least=CLOSE_MIN_ACCURACY),
         Mark("close", "heldout_cross_entropy", at_most=CLOSE_CROSS_ENTROPY),
     ),
+    alerts=ALERTS,
     diagnosis=Diagnosis(
         train="train_error_rate",
         heldout="heldout_error_rate",

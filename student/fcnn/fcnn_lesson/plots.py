@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from graded_networks.outputs import binary_probabilities, ending
+
 
 @torch.no_grad()
 def plot_regression_fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, title: str | None = None) -> None:
@@ -34,14 +36,16 @@ def plot_classes(x: torch.Tensor, y: torch.Tensor) -> None:
 def plot_decision_regions(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, title: str | None = None, resolution: int = 100
 ) -> None:
-    """Shade where ``model`` predicts positive (probability > 0.5) over the data's bounding box."""
+    """Shade where ``model`` predicts positive (probability > 0.5) over the data's bounding box; its outputs are read by
+    the grader's rule (``graded_networks.outputs``: a sigmoid's probability, a linear layer's logit, two classes)."""
     xx, yy = torch.meshgrid(
         torch.linspace(x[:, 0].min().item(), x[:, 0].max().item(), resolution),
         torch.linspace(x[:, 1].min().item(), x[:, 1].max().item(), resolution),
         indexing="ij",
     )
     grid = torch.stack([xx.ravel(), yy.ravel()], dim=1)
-    positive = (model(grid).reshape(-1) > 0.5).reshape(xx.shape)
+    probability = binary_probabilities(model(grid), ending(model, grid[:2], "the model"), "the model")
+    positive = (probability > 0.5).reshape(xx.shape)
     plt.gcf().set_size_inches(7, 7)
     plot_classes(x, y)
     plt.contourf(xx, yy, positive.float(), cmap=plt.cm.RdBu, alpha=0.4)

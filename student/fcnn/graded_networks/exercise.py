@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .marks import BANDS, Mark, Metric
+from .marks import BANDS, Alert, Mark, Metric
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class GradedExercise:
     """The numbers the student is shown, in order, with their words; the marks' metrics among them."""
     marks: tuple[Mark, ...] = ()
     """The pass marks: the band is the best one whose every mark holds (``graded_networks.marks.band``)."""
+    alerts: tuple[Alert, ...] = ()
+    """Measurements no honest network reaches (calibrated on the zoo): flagged for the instructor, grade unchanged."""
     diagnosis: Diagnosis | None = None
     """What the advice below "just right" is about (none: the band's meaning alone)."""
     band_hints: Mapping[str, str] = field(default_factory=dict)
