@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import nbformat
 import yaml
 
-from graded_networks.export import BEGIN, END  # how otter marks a written Question in the student's notebook
+from graded_networks.written_answers import BEGIN, END  # how otter marks a written Question in the student's notebook
 
 UNANSWERED = "_Type your answer here, replacing this text._"
 ANSWER_TAGS = {"otter_answer_cell", "otter_assign_solution_cell"}

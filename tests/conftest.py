@@ -58,6 +58,7 @@ SUBMISSIONS = REPO / "assignments" / ASSIGNMENT / "fixtures"
 GRADED_NAMES = {"q_regression": "just_right_regressor", "q_classification": "just_right_classifier"}
 """fcnn's graded names (``fcnn_lesson.exercises``; a test checks they are the same), without importing the lesson here."""
 HELDOUT_PLUGIN = "grading_engine.otter_plugins.HeldOutGrading"
+GUARDED_PLUGIN = "grading_engine.otter_plugins.GuardedGrading"
 
 
 def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[pathlib.Path], object]) -> pathlib.Path:
@@ -192,17 +193,22 @@ def grade_like_gradescope(autograder_zip: pathlib.Path, submission: pathlib.Path
 
 
 def with_time_limit(autograder_zip: pathlib.Path, dest: pathlib.Path, seconds: int) -> pathlib.Path:
-    """A copy of ``autograder_zip`` with only its notebook time limit changed (the lesson's ``Limits`` in its
-    ``exercises.py``): the same code under a shorter wait."""
-    found = 0
+    """A copy of ``autograder_zip`` whose notebook time limit is ``seconds``: the same code under a shorter wait.
+
+    The lesson's own ``Limits`` stay as they are; the copy carries a module of its own with the shorter ones, and
+    ``GuardedGrading``'s configuration names that module instead, as an instructor's config would."""
+    from graded_networks.exercise import load
+
     with zipfile.ZipFile(autograder_zip) as src, zipfile.ZipFile(dest, "w") as out:
+        config = json.loads(src.read("otter_config.json"))
+        (guarded,) = [p for p in config["plugins"] if isinstance(p, dict) and GUARDED_PLUGIN in p]
+        limits = load(guarded[GUARDED_PLUGIN]["limits"]) if guarded[GUARDED_PLUGIN].get("limits") else None
+        memory, hidden = (limits.memory_mb, limits.hidden) if limits else (1536, ())
+        guarded[GUARDED_PLUGIN]["limits"] = "shorter_limits.LIMITS"
         for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename.endswith("_lesson/exercises.py") and b"Limits(time_s=480," in data:
-                data = data.replace(b"Limits(time_s=480,", f"Limits(time_s={seconds},".encode())
-                found += 1
-            out.writestr(item, data)
-    assert found == 1, "the zip's lesson states no 480 s time limit to shorten"
+            out.writestr(item, json.dumps(config) if item.filename == "otter_config.json" else src.read(item.filename))
+        out.writestr("files/shorter_limits.py", "from graded_networks.exercise import Limits\n"
+                     f"LIMITS = Limits(time_s={seconds}, memory_mb={memory}, hidden={tuple(hidden)!r})\n")  # fmt: skip
     return dest
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graded_networks.networks import FORMAT, describe, evaluate, export, rebuild
+from graded_networks.networks import FORMAT, describe, evaluate, rebuild, write_descriptions
 from graded_networks.verdict import SubmissionError, as_graded, graded_network
 
 X = torch.linspace(-4, 4, 100)[:, None]
@@ -255,7 +255,7 @@ def test_missing_description_means_the_notebook_did_not_finish():
 
 def test_export_writes_one_description_per_network(tmp_path):
     path = tmp_path / "networks.json"
-    export({"a": nn.Linear(1, 1), "b": None}, {"a": X, "b": X}, path)
+    write_descriptions({"a": nn.Linear(1, 1), "b": None}, {"a": X, "b": X}, path)
     written = json.loads(path.read_text())
     assert written["a"]["format"] == FORMAT and "is not defined" in written["b"]["error"]
 

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from otter.run.run_autograder.autograder_config import AutograderConfig
 
-from graded_networks.export import BEGIN, END, answers_notebook
+from graded_networks.written_answers import BEGIN, END, answers_notebook
 from grading_engine.otter_plugins import NO_PDF_NOTICE, keep_submitted_pdf
 
 PNG = {"image/png": "iVBORw0KGgo="}
@@ -76,7 +76,7 @@ def test_the_export_cells_own_kernels_say_nothing_of_tcp(tmp_path):
     import os
     import sys
 
-    from graded_networks.export import quiet_ipython_dir
+    from graded_networks.written_answers import quiet_ipython_dir
 
     start = "from jupyter_client.manager import start_new_kernel\nkm, kc = start_new_kernel()\nkc.stop_channels()\nkm.shutdown_kernel()"
 

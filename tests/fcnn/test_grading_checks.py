@@ -21,6 +21,7 @@ from fcnn_lesson.grading import (
 )
 from fcnn_lesson.training import train_classification_model, train_regression_model
 from graded_networks import verdict
+from graded_networks.seeding import SEED
 from grading_engine.otter_plugins import SeedTorch
 
 DATA = lesson_data()
@@ -148,8 +149,8 @@ def test_seed_torch_plugin_seeds_every_code_cell_but_cell_magics():
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("text"), nbformat.v4.new_code_cell("%%time\nx")]
     )
-    seeded = SeedTorch("sub.ipynb", {}, {"seed": 7}).before_execution(nb)
-    assert seeded.cells[0].source.splitlines()[0].endswith("manual_seed(7)")
+    seeded = SeedTorch("sub.ipynb", {}, {}).before_execution(nb)
+    assert seeded.cells[0].source.splitlines()[0].endswith(f"manual_seed({SEED})")
     assert seeded.cells[1].source == "text" and seeded.cells[2].source.startswith("%%time")
 
 

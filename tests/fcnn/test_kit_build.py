@@ -14,6 +14,7 @@ import yaml
 
 from conftest import ASSIGNMENT, GRADED_NAMES, HELDOUT_PLUGIN, answer_cell_of, files_under
 from fcnn_lesson.grading import VALIDATION_SEEDS
+from graded_networks.seeding import SEED
 from grading_engine.otter_plugins import SEEDS_FILE
 from instructor.assign import REPO
 
@@ -134,9 +135,9 @@ def test_autograder_zip_pins_a_cpu_only_python_311_environment(zip_contents):
 
 def test_autograder_zip_seeds_torch_and_installs_the_engine(zip_contents):
     config = json.loads(zip_contents["otter_config.json"])
-    assert {"grading_engine.otter_plugins.SeedTorch": {"seed": 42}} in config["plugins"]
+    assert "grading_engine.otter_plugins.SeedTorch" in config["plugins"]
     assert "grading_engine.otter_plugins.LeanKernel" in config["plugins"]
-    assert config["seed"] == 42  # otter's own numpy / random seeding
+    assert config["seed"] == SEED  # otter's own numpy / random seeding: the course's seed
     # Gradescope's image pip-installs the engine from the zip, so otter can load its plugins by name
     assert "files/engine/pyproject.toml" in zip_contents and "files/engine/grading_engine/otter_plugins/held_out_grading.py" in zip_contents
     (pip,) = [dep["pip"] for dep in yaml.safe_load(zip_contents["environment.yml"])["dependencies"] if isinstance(dep, dict)]

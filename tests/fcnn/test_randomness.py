@@ -79,17 +79,19 @@ def test_the_student_trains_the_network_the_autograder_grades(kit, grade, tmp_pa
 
 
 def test_the_notebook_seeds_as_the_autograder_does():
-    """One seed: the notebook's first cell, otter's ``seed`` and ``SeedTorch`` say the same number in each master."""
-    import re
-
+    """One seed, the engine's ``SEED``: the notebook's first cell seeds with it (no number of its own), otter's ``seed``
+    must be it (``SeedTorch`` refuses to build a zip otherwise) and ``SeedTorch`` uses it."""
     import yaml
 
+    from graded_networks.seeding import SEED
+    from grading_engine.otter_plugins import SeedTorch
     from instructor.assign import REPO, assignment_names
 
     for name in assignment_names():
         nb = nbformat.read(REPO / "assignments" / name / f"{name}.ipynb", as_version=4)
         generate = yaml.safe_load(nb.cells[0].source)["generate"]
-        (seed_torch,) = [p["grading_engine.otter_plugins.SeedTorch"] for p in generate["plugins"] if "grading_engine.otter_plugins.SeedTorch" in p]
-        first = re.search(r"seed_every_cell\((\d+)\)", next(c for c in nb.cells if c.cell_type == "code").source)
-        assert first, f"{name}'s first cell does not seed every cell"
-        assert int(first.group(1)) == generate["seed"] == seed_torch["seed"], name
+        assert "grading_engine.otter_plugins.SeedTorch" in generate["plugins"], name  # no setting of its own
+        assert "seed_every_cell()" in next(c for c in nb.cells if c.cell_type == "code").source, name
+        assert generate["seed"] == SEED, name
+    with pytest.raises(ValueError, match="course's seed"):
+        SeedTorch("sub.ipynb", {}, {}).during_generate({"seed": SEED + 1}, None)

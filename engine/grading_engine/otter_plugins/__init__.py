@@ -3,7 +3,7 @@
     generate:
       plugins:
         - grading_engine.otter_plugins.GuardedGrading: {limits: my_lesson.exercises.LIMITS}
-        - grading_engine.otter_plugins.SeedTorch: {seed: 42}
+        - grading_engine.otter_plugins.SeedTorch
         - grading_engine.otter_plugins.LeanKernel
         - grading_engine.otter_plugins.HeldOutGrading: {questions: {q1: my_lesson.exercises.EXERCISE}}
 

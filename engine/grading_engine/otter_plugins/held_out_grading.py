@@ -138,8 +138,8 @@ class HeldOutGrading(AbstractOtterPlugin):
         source = (
             "# added by the autograder: describe the graded networks for grading\n"
             "from graded_networks.exercise import load as _grading_load\n"
-            "from graded_networks.networks import export as _grading_export\n"
-            f"_grading_export({{{models}}}, {{{inputs}}}, {self._export_path!r})\n"
+            "from graded_networks.networks import write_descriptions as _grading_write\n"
+            f"_grading_write({{{models}}}, {{{inputs}}}, {self._export_path!r})\n"
         )
         if isinstance(submission, str):
             return submission + "\n" + source

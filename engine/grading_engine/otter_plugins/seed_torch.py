@@ -17,9 +17,16 @@ class SeedTorch(AbstractOtterPlugin):
     change what the exercise cells draw.
     """
 
+    def during_generate(self, otter_config: dict, assignment) -> None:
+        """Refuse to build a zip whose otter ``seed`` is not the course's: the student's kernel seeds with ``SEED``."""
+        if otter_config.get("seed") != SEED:
+            raise ValueError(
+                f"the master's otter seed is {otter_config.get('seed')!r}; it must be the course's seed, "
+                f"graded_networks.seeding.SEED = {SEED}, with which every student's kernel seeds (seed_every_cell)"
+            )
+
     def before_execution(self, submission: nbformat.NotebookNode | str) -> nbformat.NotebookNode | str:
-        seed = int((self.plugin_config or {}).get("seed", SEED))
-        line = f"import torch as _torch_seeding; _torch_seeding.manual_seed({seed})\n"
+        line = f"import torch as _torch_seeding; _torch_seeding.manual_seed({SEED})\n"
         if isinstance(submission, str):  # a .py submission
             return line + submission
         for cell in submission.cells:

@@ -32,7 +32,7 @@ from .operations import ALLOWED, ELEMENTWISE, SETTINGS, SHAPES, TWO_INPUTS, WEIG
 from .tracing import trace
 
 __all__ = ["CHUNK_ROWS", "FORMAT", "SMALLER", "GraphNetwork", "NotANetwork", "SubmissionError", "describe", "evaluate",
-           "export", "rebuild"]  # fmt: skip
+           "rebuild", "write_descriptions"]  # fmt: skip
 
 CHUNK_ROWS = 4096
 """Rows evaluated at once by a rebuilt network: what one operation's output holds in memory stays small (4096 rows of
@@ -199,7 +199,7 @@ def rebuild(description: dict[str, Any], name: str) -> GraphNetwork:
     return GraphNetwork(description, name)
 
 
-def export(models: dict[str, object], example_inputs: dict[str, torch.Tensor], path: str | pathlib.Path) -> None:
+def write_descriptions(models: dict[str, object], example_inputs: dict[str, torch.Tensor], path: str | pathlib.Path) -> None:
     """Write the description of each named model (see :func:`describe`) to ``path`` as JSON."""
     descriptions = {}
     for name, model in models.items():
