@@ -289,7 +289,7 @@ for epoch in range(1500):
     optimizer.step()
 """,
     },
-    "x / constant and x.view(len(x), -1) / a log-softmax head with NLLLoss": {
+    "x divided by a constant and x.view(len(x), -1) / a log-softmax head with NLLLoss": {
         REG: """
 torch.manual_seed(42)
 

@@ -35,7 +35,7 @@ def forged(models, inputs, path):
     nodes = [{"op": "input"}] + [{"op": "relu", "inputs": [i]} for i in range(1_000_000)]
     with open(path, "w") as f:
         json.dump({name: {"format": networks.FORMAT, "nodes": nodes, "output": 1_000_000} for name in models}, f)
-networks.export = forged
+networks.write_descriptions = forged
 print("FORGED-EXPORT installed")
 """
 
@@ -112,5 +112,5 @@ def test_a_description_past_the_caps_is_refused_by_the_check_and_the_grader_alik
 def test_a_forged_description_too_large_to_parse_is_refused_before_parsing(kit, tmp_path):
     results = _in_container(kit, _with_regressor(kit, tmp_path, "forged", WIDE_NETWORK.format(width=8, depth=1, epochs=1), FORGED))
     for question in ("q_regression", "q_classification"):
-        assert "larger than the autograder reads" in _graded(results, question).get("error", ""), json.dumps(results)[:2000]
+        assert "larger than the autograder reads" in _graded(results, question).get("error", ""), json.dumps(results, default=str)[:2000]
     assert _scores(results) == {"q_regression": 0, "q_classification": 0}
