@@ -208,7 +208,7 @@ SABOTAGES = [
     Sabotage(
         "the kernel may regain privileges (no no_new_privs)",
         "engine/grading_engine/box.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
-        (CORPUS,), ("spies-and-kills-the-grader",),
+        (CORPUS,), ("spies-and-kills-the-grader", "escapes-the-sandbox"),
     ),
     Sabotage(
         "the kernel's files are not size-capped",

@@ -216,6 +216,9 @@ try:
     report["su"] = subprocess.run(["su", "-c", "id -u"], capture_output=True, stdin=subprocess.DEVNULL, timeout=10).returncode
 except (OSError, subprocess.SubprocessError) as e:
     report["su"] = type(e).__name__
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+report["no_new_privs"] = status.get("NoNewPrivs", "").strip()  # 1: no setuid program can raise its rights
+report["bounding_set"] = status.get("CapBnd", "").strip()  # 0: no capability can ever be gained again
 try:
     with open("filler.bin", "wb") as f:
         for _ in range(64):  # 4 GB in 64 MB blocks, unless something stops it
@@ -776,7 +779,8 @@ def test_the_kernel_cannot_write_what_the_grader_reads_nor_regain_root(corpus):
     _, graded = corpus
     report = _attack_report(needs(graded, "escapes-the-sandbox"))
     assert report.pop("uid") != 0
-    assert report.pop("su") != 0
+    assert report.pop("su") != 0  # (any uid but root's fails here; the next two are what keep it so)
+    assert report.pop("no_new_privs") == "1" and int(report.pop("bounding_set"), 16) == 0
     assert report.pop("disk") == "OSError"  # the kernel's largest file is capped (File too large)
     assert report and all(outcome in REFUSED for outcome in report.values()), report
     for path in (otter.__file__, torch.__file__, os.__file__):
