@@ -278,6 +278,23 @@ SABOTAGES = [
         ("tests/engine/test_submission.py", "tests/fcnn/test_arrivals.py"),
     ),
     Sabotage(
+        "a zip without its held-out seeds grades on whatever seed (no fail-closed)",
+        "engine/grading_engine/otter_plugins/held_out_grading.py",
+        "if question not in seeds or (exercise.heldout_data and question not in data):",
+        "if False:",
+        ("tests/engine/test_safeguards.py::test_a_zip_built_without_its_secret_grades_nothing",),
+    ),
+    Sabotage(
+        "the grading process imports the lesson from wherever it finds it (not the zip's root-only copy)",
+        "engine/grading_engine/otter_plugins/common.py", "        sys.path.insert(0, files)", "        pass",
+        ("tests/engine/test_scaffold.py",),
+    ),
+    Sabotage(
+        "what the kernel hands back is read whatever its size or kind",
+        "engine/grading_engine/sandbox.py", "        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:", "        if False:",
+        ("tests/engine/test_safeguards.py::test_what_the_kernel_wrote_is_read_without_links_and_within_a_size",),
+    ),
+    Sabotage(
         "the training budget is not enforced",
         "engine/graded_networks/epochs.py", "epochs <= max_epochs:", "epochs <= 10 * max_epochs:",
         ("tests/fcnn/test_grading_checks.py", CORPUS), ("over-the-epoch-budget",),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import zipfile
 
@@ -155,3 +156,25 @@ def test_otters_log_server_decodes_records_without_unpickling_objects(tmp_path, 
     assert not marker.exists()
     record = {"name": "otter", "msg": "checked q1", "levelno": 20, "args": None}
     assert handler.unpickle(pickle.dumps(record)) == record
+
+
+HELDOUT = "grading_engine.otter_plugins.HeldOutGrading"
+
+
+def test_a_zip_built_without_its_secret_grades_nothing(engine_kit, engine_grade, tmp_path):
+    """Fail closed: a zip whose configuration lost the held-out seeds (built by hand, not by otter assign) gives no
+    points for a hidden test, and says why, instead of grading on some default seed."""
+    changed = tmp_path / "autograder.zip"
+    with zipfile.ZipFile(engine_kit.autograder_zip) as src, zipfile.ZipFile(changed, "w") as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "otter_config.json":
+                config = json.loads(data)
+                for plugin in config["plugins"]:
+                    if isinstance(plugin, dict) and HELDOUT in plugin:
+                        del plugin[HELDOUT]["heldout_seeds"]
+                data = json.dumps(config).encode()
+            out.writestr(item, data)
+    graded = engine_grade(engine_kit.solutions_notebook, changed)
+    assert graded.results["score"] == 0
+    assert "has no held-out seed or data: build the autograder with otter assign" in graded.general_output
