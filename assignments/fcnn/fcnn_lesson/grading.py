@@ -74,7 +74,8 @@ def check_regressor(model: object) -> None:
         raise AssertionError(str(e)) from None
     train_mse = ((pred - data.y_reg.double()) ** 2).mean().item()
     verdict.check_inputs_as_given(
-        network, data.x_reg, lambda x: ((predict(network, x, REGRESSOR_NAME) - data.y_reg.double()) ** 2).mean().item(), REGRESSOR_NAME
+        network, data.x_reg, lambda x: ((predict(network, x, REGRESSOR_NAME) - data.y_reg.double()) ** 2).mean().item(),
+        REGRESSOR_NAME, what="MSE", trained_below=1.5 * NOISE_SD**2, margin=1.0,
     )
     # Any trained model should fit its training data about as well as the best straight line;
     # an untrained network can beat predicting the mean by luck, so that is no test of training.
@@ -101,7 +102,8 @@ def check_classifier(model: object) -> None:
         raise AssertionError(str(e)) from None
     train_ce = cross_entropy(p, data.y_clf).item()
     verdict.check_inputs_as_given(
-        network, data.x_clf, lambda x: cross_entropy(predict_probabilities(network, x, CLASSIFIER_NAME), data.y_clf).item(), CLASSIFIER_NAME
+        network, data.x_clf, lambda x: ((predict_probabilities(network, x, CLASSIFIER_NAME) > 0.5) != data.y_clf).double().mean().item(),
+        CLASSIFIER_NAME, what="error rate", trained_below=0.3, margin=0.05,
     )
     # A trained classifier beats the constant that predicts the positive rate everywhere;
     # an untrained one outputs about 0.5 everywhere and does not.

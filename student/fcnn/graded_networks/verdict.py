@@ -156,22 +156,26 @@ INPUT_SCALINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def check_inputs_as_given(
-    network: nn.Module, x: torch.Tensor, loss: Callable[[torch.Tensor], float], name: str,
-    more: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+    network: nn.Module, x: torch.Tensor, error: Callable[[torch.Tensor], float], name: str, *, trained_below: float,
+    margin: float, what: str = "error", more: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
 ) -> None:  # fmt: skip
-    """Refuse a network that does far better on a rescaling of its training inputs than on the inputs as the lesson
-    gives them: it was trained on rescaled inputs, and the grader feeds it the lesson's (``loss``: lower is better).
+    """Refuse a network that, on a rescaling of its training inputs, looks trained (``error`` at most
+    ``trained_below``: lower is better) and does far better (under half, and more than ``margin`` below) than on the
+    inputs as the lesson gives them: it was trained on rescaled inputs, and the grader feeds it the lesson's.
+
+    Both conditions matter: inputs scaled up make an undertrained honest network more confident, which can halve its
+    cross-entropy (it still does not look trained), and a trained honest one even surer (it is no far better).
 
     Raises:
         AssertionError: naming the rescaling and saying to put it inside the network.
     """
-    own = loss(x)
+    own = error(x)
     for words, rescale in {**INPUT_SCALINGS, **(more or {})}.items():
-        rescaled = loss(rescale(x))
-        if rescaled < 0.5 * own:
+        rescaled = error(rescale(x))
+        if rescaled <= trained_below and rescaled < 0.5 * own and own - rescaled > margin:
             raise AssertionError(
-                f"`{name}` does far better on its training inputs {words} (loss {rescaled:.3g}) than on the inputs as "
-                f"the lesson gives them ({own:.3g}): it was trained on rescaled inputs. The autograder feeds it the "
+                f"`{name}` does far better on its training inputs {words} ({what} {rescaled:.3g}) than on the inputs "
+                f"as the lesson gives them ({own:.3g}): it was trained on rescaled inputs. The autograder feeds it the "
                 "inputs as the lesson gives them, so put the rescaling inside the network (for example "
                 "`x = (x - self.mean) / self.std` first in forward, with the mean and SD as buffers) and train it again."
             )
