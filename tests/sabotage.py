@@ -259,7 +259,9 @@ SABOTAGES = [
     ),
     Sabotage(
         "a network trained on rescaled inputs passes the check",
-        "engine/graded_networks/verdict.py", "        if rescaled < 0.5 * own:", "        if False:",
+        "engine/graded_networks/verdict.py",
+        "        if rescaled <= trained_below and rescaled < 0.5 * own and own - rescaled > margin:",
+        "        if False:",
         ("tests/fcnn/test_grading_checks.py", "tests/digits/test_checks.py"),
     ),
     Sabotage(
