@@ -46,6 +46,7 @@ class Sabotage:
 
 
 CORPUS = "tests/fcnn/test_corpus.py"
+FENCES = "tests/engine/test_fences.py"
 CROSS = "tests/fcnn/test_cross_grading.py"
 BUDGET = "tests/fcnn/test_gradescope_budget.py"
 SABOTAGES = [
@@ -58,7 +59,8 @@ SABOTAGES = [
     Sabotage(
         "the box shows the machine's /tmp and /var/tmp (shared with other gradings) instead of folders of its own",
         "engine/grading_engine/box.py", '        args += ["--bind", str(sandbox.scratch / name), path]', '        args += ["--bind", path, path]',
-        (f"{CORPUS}::test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind",),
+        (f"{FENCES}::test_the_box_gives_the_kernel_temporary_folders_of_its_own",
+         f"{CORPUS}::test_a_notebook_sees_nothing_another_grading_left_or_leaves_anything_behind"),
         ("spies-and-kills-the-grader",),
     ),
     Sabotage(
@@ -162,8 +164,7 @@ SABOTAGES = [
     Sabotage(
         "processes the notebook leaves are not killed",
         "engine/grading_engine/processes.py", "            os.kill(pid, signal.SIGKILL)", "            pass",
-        # a leftover process keeps the grader's output pipes open: grading never ends, so it times out
-        (CORPUS,), ("forges-results-file",), {"KIT_GRADE_TIMEOUT": "150"},
+        (f"{FENCES}::test_what_the_notebook_leaves_running_is_killed",),
     ),
     Sabotage(
         "no fallback results.json",
@@ -203,12 +204,12 @@ SABOTAGES = [
     Sabotage(
         "source/ and results/ stay readable by the kernel",
         "engine/grading_engine/sandbox.py", "            private.chmod(0o700)", "            pass",
-        (CORPUS,), ("prints-hidden-tests", "spies-and-kills-the-grader"),
+        (f"{FENCES}::test_the_grading_folders_the_kernel_must_not_read_are_roots_alone", CORPUS), ("prints-hidden-tests",),
     ),
     Sabotage(
         "the kernel may regain privileges (no no_new_privs)",
         "engine/grading_engine/box.py", '"--clear-groups", "--no-new-privs",', '"--clear-groups",',
-        (CORPUS,), ("spies-and-kills-the-grader", "escapes-the-sandbox"),
+        (f"{FENCES}::test_the_kernel_user_can_never_regain_rights", CORPUS), ("escapes-the-sandbox",),
     ),
     Sabotage(
         "the kernel's files are not size-capped",

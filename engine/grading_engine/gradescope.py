@@ -49,12 +49,14 @@ def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathli
 
 
 RUN_INSTALLED = (
-    "import runpy, site, sys; script, engine = sys.argv[1:]; sys.argv = [script]; sys.path.insert(0, engine); "
+    "import os, runpy, site, sys; script, engine = sys.argv[1:]; sys.argv = [script]; "
+    "sys.path[0] = os.path.dirname(script); sys.path.insert(1, engine); "
     "site.addsitedir(engine); runpy.run_path(script, run_name='__main__')"
 )
 """``python -c RUN_INSTALLED SCRIPT ENGINE``: ``ENGINE`` installed as the image installs it (a site directory, its
 .pth files run, ahead of any other copy, as in the image where it is the only one), then ``SCRIPT`` run as ``__main__``
-with ``sys.argv[0]`` its path."""
+with ``sys.argv[0]`` its path and ``sys.path[0]`` its folder, as ``python SCRIPT`` has them on Gradescope (``-c`` would
+put the working folder there: the submission's, which the notebook can write)."""
 
 
 def _can_mount() -> bool:

@@ -70,10 +70,12 @@ def test_regrades_give_identical_scores_and_messages(kit, grade, tmp_path):
                 # before each exercise, a cell that draws a different number of random numbers in each copy (torch's
                 # own seed is the same in every new process: only seeding at the top of each cell keeps the draws)
                 cells.append(nbformat.v4.new_code_cell(f"import random\nrandom.random(); np.random.rand(3); torch.rand({7 * i + 1})"))
-                cell.source = cell.source.replace("torch.manual_seed(42)", "")  # the student's own seeding removed
+            # the student's own seeding removed: the first cell's hook (seed_every_cell) too, so that only the
+            # autograder's SeedTorch seeds each cell
+            cell.source = cell.source.replace("seed_every_cell()", "pass")
             cells.append(cell)
         nb.cells = cells
-        assert sum("torch.rand(" in c.source for c in nb.cells) >= 2
+        assert sum("torch.rand(" in c.source for c in nb.cells) >= 2 and not any("seed_every_cell()" in c.source for c in nb.cells)
         path = tmp_path / f"copy{i}" / "fcnn.ipynb"
         path.parent.mkdir()
         nbformat.write(nb, path)
