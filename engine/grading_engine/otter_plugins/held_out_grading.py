@@ -157,12 +157,15 @@ class HeldOutGrading(AbstractOtterPlugin):
         return submission
 
     def after_grading(self, results) -> None:
+        import torch
         from otter.test_files.abstract_test import TestCaseResult
 
         from graded_networks.marks import alerts
         from graded_networks.verdict import BANDS, SubmissionError, assess, graded_network
 
         from ..processes import cap_own_memory
+
+        torch.set_num_threads(1)  # as the kernel's: the networks are small, a second thread costs memory and CPU only
 
         if _fingerprint(self._code) != self._fingerprint:
             raise RuntimeError("the autograder's own files changed while the notebook ran: not graded")
