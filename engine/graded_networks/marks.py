@@ -32,6 +32,14 @@ class Metric:
         return f"{value:,}" if isinstance(value, int) else f"{value:.{self.digits}f}"
 
 
+def within(value: float | None, at_most: float | None, at_least: float | None) -> bool:
+    """Whether ``value`` is at most ``at_most`` or at least ``at_least`` (whichever is given); a missing or NaN value
+    is neither: the one comparison marks and alerts share."""
+    if value is None or value != value:
+        return False
+    return (at_most is not None and value <= at_most) or (at_least is not None and value >= at_least)
+
+
 @dataclass(frozen=True)
 class Mark:
     """One pass mark: ``band`` needs ``metric`` at most ``at_most``, or at least ``at_least`` (give exactly one)."""
@@ -54,10 +62,7 @@ class Mark:
 
     def holds(self, metrics: Mapping[str, float]) -> bool:
         """Whether ``metrics`` meet this mark (a missing or NaN metric meets none)."""
-        value = metrics.get(self.metric)
-        if value is None or value != value:
-            return False
-        return value <= self.at_most if self.at_most is not None else value >= self.at_least  # type: ignore[operator]
+        return within(metrics.get(self.metric), self.at_most, self.at_least)
 
     def words(self, label: str) -> str:
         """``"in-range MSE at most 5.5"``."""
@@ -80,10 +85,7 @@ class Alert:
 
     def holds(self, metrics: Mapping[str, float]) -> bool:
         """Whether ``metrics`` raise this alert (a missing or NaN metric raises none)."""
-        value = metrics.get(self.metric)
-        if value is None or value != value:
-            return False
-        return (self.at_most is not None and value <= self.at_most) or (self.at_least is not None and value >= self.at_least)
+        return within(metrics.get(self.metric), self.at_most, self.at_least)
 
     def __str__(self) -> str:
         bound = f"<= {self.at_most:g}" if self.at_most is not None else f">= {self.at_least:g}"
