@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import zipfile
 
 import nbformat
@@ -64,36 +65,51 @@ def handed_out_text(path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines()]
 
 
+HIDDEN_TEST_MARKS = ("test_regressor_heldout", "test_classifier_heldout", "hidden: true", "hidden=True")
+"""Text that only a hidden test holds (its names, otter's marks for hidden cases)."""
+
+
+def leaks(folder: pathlib.Path, answers: list[str], seeds: list[str]) -> list[str]:
+    """What a handed-out folder gives away: held-out seeds, hidden tests, solution or model-answer lines."""
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        text = path.read_text()
+        found += [f"held-out seed {seed} in {path}" for seed in seeds if seed in text]
+        found += [f"hidden test ({mark!r}) in {path}" for mark in HIDDEN_TEST_MARKS if mark in text]
+        lines = set(handed_out_text(path))
+        found += [f"answer line {line!r} in {path}" for line in answers if line in lines]
+    return found
+
+
 def test_student_files_hold_no_solution_written_answer_hidden_test_or_heldout_seed(kit, master_notebook, heldout_seeds):
-    seeds = heldout_seeds
     # the public validation sets must not be the held-out sets
-    assert not set(seeds) & {str(seed) for seed in VALIDATION_SEEDS.values()}
-    assert len(seeds) == 2, "expected one held-out seed per exercise in the autograder's tests"
+    assert not set(heldout_seeds) & {str(seed) for seed in VALIDATION_SEEDS.values()}
+    assert len(heldout_seeds) == 2, "expected one held-out seed per exercise in the autograder's tests"
     answers = solution_lines(master_notebook)
     assert any('"' in line for line in answers), "no solution line with a quote: the check would not prove quotes are handled"
     assert any(line.startswith("A linear function of a linear function") for line in answers), "written answers not collected"
     for folder in (STUDENT_DIR, kit.student_dir):  # what is committed, and what a build hands out
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            text = path.read_text()
-            for seed in seeds:
-                assert seed not in text, f"held-out seed in {path}"
-            for secret in ("test_regressor_heldout", "test_classifier_heldout", "hidden: true", "hidden=True"):
-                assert secret not in text, f"hidden test ({secret!r}) in {path}"
-            lines = set(handed_out_text(path))
-            leaked = [line for line in answers if line in lines]
-            assert not leaked, f"solution or model answer lines in {path}: {leaked}"
+        assert not leaks(folder, answers, heldout_seeds)
 
 
-def test_the_leak_check_finds_a_leaked_line_with_quotes_and_a_written_answer(master_notebook, tmp_path):
-    """The check above can fail: plant one solution line with quotes and one model answer in a copy."""
+def test_the_leak_check_finds_each_kind_of_leak_planted_in_a_copy_of_the_handout(master_notebook, heldout_seeds, tmp_path):
+    """The scan above can fail: a copy of the student folder with one leak of each kind planted, each reported.
+    (Shown failing: with the answer-line comparison removed from ``leaks``, the two planted lines are not reported.)"""
     answers = solution_lines(master_notebook)
     quoted = next(line for line in answers if '"' in line)
     written = next(line for line in answers if line.startswith("A linear function of a linear function"))
-    nb = nbformat.read(STUDENT_DIR / f"{ASSIGNMENT}.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(quoted))
+    copy = tmp_path / "student"
+    shutil.copytree(STUDENT_DIR, copy)
+    assert not leaks(copy, answers, heldout_seeds)
+    path = copy / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"    {quoted}\nrng = {heldout_seeds[0]}"))  # indented, as in a function
     nb.cells.append(nbformat.v4.new_markdown_cell(written))
-    nbformat.write(nb, tmp_path / "leaky.ipynb")
-    assert {quoted, written} <= set(handed_out_text(tmp_path / "leaky.ipynb")) & set(answers)
+    nbformat.write(nb, path)
+    (copy / "tests.py").write_text("# hidden: true\ndef test_classifier_heldout(): ...\n")
+    found = "\n".join(leaks(copy, answers, heldout_seeds))
+    for planted in (repr(quoted), repr(written), f"held-out seed {heldout_seeds[0]}", "'hidden: true'", "'test_classifier_heldout'"):
+        assert planted in found, f"{planted} not reported:\n{found}"
 
 
 def test_demo_cells_are_skipped_at_grading_and_exercise_cells_are_not():
