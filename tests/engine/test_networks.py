@@ -183,7 +183,22 @@ class RowConstants(SineOfInput):
         return self.decoy(x + self.rows)
 
 
+class BatchStatistics(nn.Module):
+    """Batch normalisation with the batch's own statistics (``training=True``): a row's output depends on the others."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.out = nn.Linear(1, 4), nn.Linear(4, 1)
+        self.register_buffer("mean", torch.zeros(4))
+        self.register_buffer("var", torch.ones(4))
+
+    def forward(self, x):
+        return self.out(F.batch_norm(self.hidden(x), self.mean, self.var, training=True))
+
+
 REFUSED = {
+    "a softmax over the samples (dim=0)": (lambda: nn.Sequential(nn.Linear(1, 3), nn.Softmax(dim=0)), "a softmax over dim=0 mixes the samples"),
+    "batch normalisation with batch statistics": (BatchStatistics, "batch normalisation with batch statistics (training=True)"),
     "convolution": (lambda: nn.Sequential(nn.Unflatten(1, (1, 1)), nn.Conv1d(1, 1, 1), nn.Flatten()), "contains a Unflatten layer"),
     "a function outside the allow-list": (SineOfInput, "computes `torch.sin` at line"),
     "a module returning the true function": (TrueFunction, "does more than apply its layers"),
@@ -231,6 +246,11 @@ def test_a_forward_that_differs_from_its_trace_is_refused():
         ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "relu", "inputs": [5]}], "output": 1}, "malformed"),
         ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "relu", "inputs": [0], "settings": {"x": 1}}], "output": 1}, "malformed"),
         ({"format": FORMAT, "nodes": [{"op": "input"}], "output": 7}, "has no output"),
+        # an epoch count the training helpers never write: the budget is checked on it, so it must be a count
+        *[({"format": FORMAT, "nodes": [{"op": "input"}], "output": 0, "trained_epochs": n}, "epoch count is malformed")
+          for n in (-60_000, "60000", 1e9, True)],
+        ({"format": FORMAT, "nodes": [{"op": "input"}, {"op": "softmax", "inputs": [0], "settings": {"dim": 0}}], "output": 1},
+         "mixes the samples"),
         # an index that picks samples instead of columns: the rebuilt network refuses to run it
         (
             {"format": FORMAT, "nodes": [{"op": "input"}, {"op": "select", "inputs": [0], "settings": {"index": [0]}}], "output": 1},
