@@ -178,3 +178,49 @@ def test_a_zip_built_without_its_secret_grades_nothing(engine_kit, engine_grade,
     graded = engine_grade(engine_kit.solutions_notebook, changed)
     assert graded.results["score"] == 0
     assert "has no held-out seed or data: build the autograder with otter assign" in graded.general_output
+
+
+def _plugin_reading(path: pathlib.Path):
+    from grading_engine.otter_plugins import HeldOutGrading
+
+    plugin = HeldOutGrading("submission.ipynb", {}, {})
+    plugin._export_path = str(path)
+    return plugin
+
+
+@pytest.mark.parametrize(
+    "written",
+    [b"{not json", b"[" * 100_000 + b"]" * 100_000, b'["a list", "not an object"]', b"\xff\xfe", b"42"],
+    ids=["not-json", "nested-past-the-recursion-limit", "a-list", "not-utf8", "a-number"],
+)
+def test_a_forged_description_file_reads_as_no_network_and_never_stops_grading(written, tmp_path):
+    """The kernel writes the file the grader reads: whatever it holds, the networks read as missing (each question
+    then says its network was not found) and grading goes on."""
+    path = tmp_path / "graded-networks.json"
+    path.write_bytes(written)
+    assert _plugin_reading(path)._read_descriptions() == ({}, None)
+
+
+def test_a_description_file_with_more_values_than_the_cap_is_not_parsed(tmp_path):
+    from grading_engine.otter_plugins.held_out_grading import MAX_DESCRIPTION_VALUES
+
+    path = tmp_path / "graded-networks.json"
+    path.write_bytes(b"[" + b"0," * (MAX_DESCRIPTION_VALUES + 1) + b"0]")
+    descriptions, why = _plugin_reading(path)._read_descriptions()
+    assert descriptions == {} and "larger than the autograder reads" in why
+
+
+def test_grader_files_changed_while_the_notebook_ran_grade_nothing(tmp_path):
+    """The grader's code is fingerprinted before the notebook runs and again before anything is graded: a file
+    changed or added in between (by a kernel with more rights than it should have) stops the grading."""
+    from grading_engine.otter_plugins.held_out_grading import _fingerprint
+
+    for change in ("changed", "added"):
+        code = tmp_path / change
+        code.mkdir()
+        (code / "marks.py").write_text("JUST_RIGHT = 5.5\n")
+        plugin = _plugin_reading(tmp_path / "unused.json")
+        plugin._code, plugin._fingerprint = [code], _fingerprint([code])
+        (code / ("marks.py" if change == "changed" else "sitecustomize.py")).write_text("JUST_RIGHT = 1e9\n")
+        with pytest.raises(RuntimeError, match="changed while the notebook ran"):
+            plugin.after_grading(None)
