@@ -35,9 +35,13 @@ def test_the_hook_writes_results_whatever_happens_in_the_entry_point_and_nothing
         (tmp_path / folder / "run_otter.py").write_text("1 / 0\n")
     (tmp_path / "autograder" / "results").mkdir()
     (tmp_path / "results").mkdir()
+    # what an earlier run (or anything else) left where Gradescope reads: never taken for this run's results
+    (tmp_path / "autograder" / "results" / "results.json").write_text('{"score": 100, "tests": []}')
+    (tmp_path / "autograder" / "results" / "graded-questions.json").write_text('{"q": {"band": "just right"}}')
     graded = _run(tmp_path / "autograder" / "source" / "run_otter.py", REPO / "engine")
     results = json.loads((tmp_path / "autograder" / "results" / "results.json").read_text())
     assert results["score"] == 0 and "ZeroDivisionError" in results["output"], graded.stderr
+    assert "extra_data" not in results and not (tmp_path / "autograder" / "results" / "graded-questions.json").exists()
     assert "ZeroDivisionError" in graded.stderr  # the traceback still goes to the log, for the instructor
     _run(tmp_path / "elsewhere" / "run_otter.py", REPO / "engine")  # not Gradescope's layout: the hook does nothing
     assert not (tmp_path / "results" / "results.json").exists()
