@@ -8,11 +8,13 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
 
-from grading_engine import box, sandbox
+from conftest import DOCKER_CAPABILITIES
+from grading_engine import box, sandbox, uids
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="kernel uids and root-only folders need root")
 
@@ -52,6 +54,40 @@ def test_what_the_notebook_leaves_running_is_killed():
     assert int(killed) >= 2 and int(status) != 0, run.stderr  # both levels, killed rather than finished
 
 
+ORPHANS_A_PROCESS = """
+import os, subprocess, sys, time
+from grading_engine import processes
+processes.adopt_orphans()
+# a double fork: the middle process exits at once and its child, in a session of its own, is orphaned
+middle = subprocess.run([sys.executable, "-c", "import subprocess, sys; print(subprocess.Popen([sys.executable, '-c', "
+                         "'import time; time.sleep(60)'], start_new_session=True, stdout=subprocess.DEVNULL, "
+                         "stderr=subprocess.DEVNULL).pid)"], capture_output=True, text=True)
+orphan = int(middle.stdout)
+time.sleep(0.5)
+print(orphan, processes.kill_descendants(), flush=True)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_process_the_notebook_orphans_is_adopted_and_killed():
+    """A double fork leaves a process whose parent has exited: the grading process adopts it (a child subreaper)
+    instead of init, so the sweep of its descendants still finds and kills it."""
+    run = subprocess.run([sys.executable, "-c", ORPHANS_A_PROCESS], capture_output=True, text=True, timeout=60)
+    orphan, killed = map(int, run.stdout.split())
+    try:
+        assert killed >= 1 and not _alive(orphan), "the orphan escaped the sweep"
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, 9)
+
+
 @as_root
 def test_the_grading_folders_the_kernel_must_not_read_are_roots_alone(tmp_path, monkeypatch):
     """``source/`` (the configuration with the held-out seeds, the tests) and ``results/`` are root's only."""
@@ -79,3 +115,105 @@ def test_the_kernel_user_can_never_regain_rights():
         assert status["NoNewPrivs"].strip() == "1" and int(status["CapBnd"], 16) == 0
     finally:
         os.close(lock)
+
+
+READS_ITS_KERNELSPEC = """\
+try:
+    open({spec!r}).read()
+    print("KERNELSPEC READ")
+except OSError as e:
+    print("KERNELSPEC REFUSED", type(e).__name__)
+"""
+
+
+@as_root
+def test_the_kernel_keeps_no_input_history_and_cannot_read_its_kernelspec(tmp_path):
+    """What the kernel is typed leaves no file behind (IPython's history database is off), and the kernelspec (this
+    grading's folders, its uid, the paths it hides) is root's alone. A real kernel, started as the grader starts it."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    (tmp_path / "submission").mkdir()
+    prepared = sandbox.prepare(tmp_path, tmp_path / "submission")
+    spec = prepared.kernelspecs / sandbox.KERNELSPEC / "kernel.json"
+    said = []
+    try:
+        km = KernelManager(kernel_name=sandbox.KERNELSPEC, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(prepared.kernelspecs)]))
+        if prepared.box:  # as the grader's executor: the box has no network
+            km.transport, km.ip = "ipc", str(prepared.ipc / "kernel")
+        km.start_kernel(cwd=str(tmp_path / "submission"))
+        client = km.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            hook = lambda msg: said.append(msg["content"].get("text", ""))  # noqa: E731
+            client.execute_interactive(READS_ITS_KERNELSPEC.format(spec=str(spec)), timeout=60, output_hook=hook)
+        finally:
+            client.stop_channels()
+            km.shutdown_kernel(now=True)
+        assert "KERNELSPEC REFUSED" in "".join(said), said
+        assert not list(prepared.folder.rglob("history.sqlite*"))
+    finally:
+        prepared.end()
+
+
+@as_root
+def test_the_sweep_refuses_any_uid_but_a_kernel_uid(tmp_path):
+    """``kill(-1)`` as root would end every process on the machine, as an account's uid every process of that
+    account: the sweep is sent as a kernel uid or not at all."""
+    outsider = 54_321  # no account, not a kernel uid: a process of its own stands for another user's
+    sleeper = subprocess.Popen(["setpriv", f"--reuid={outsider}", f"--regid={outsider}", "--clear-groups", "sleep", "60"])
+    try:
+        time.sleep(0.3)
+        with pytest.raises(sandbox.SandboxError, match="not a kernel uid"):
+            uids.kill_every_process_of(outsider, outsider)
+        assert sleeper.poll() is None, "the sweep killed a process that was not the grading's"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+@as_root
+def test_kernel_uids_are_handed_out_only_from_roots_own_folder(tmp_path, monkeypatch):
+    """Another user who owned (or could write) the lock folder could hold every lock, or make two gradings share a
+    uid: grading stops instead."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    (tmp_path / "kit-grading-uids").mkdir(mode=0o777)
+    (tmp_path / "kit-grading-uids").chmod(0o777)
+    with pytest.raises(sandbox.SandboxError, match="not root's own folder"):
+        uids.allocate_uid()
+
+
+@as_root
+def test_as_root_without_setpriv_nothing_is_graded(tmp_path, monkeypatch):
+    """The kernel would keep root's rights: the grading stops before any kernel starts."""
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name, *a, **k: None if name == "setpriv" else shutil.which(name, *a, **k))
+    (tmp_path / "submission").mkdir()
+    with pytest.raises(sandbox.SandboxError, match="setpriv"):
+        sandbox.prepare(tmp_path, tmp_path / "submission")
+
+
+HIDES_A_PATH = """
+import pathlib, sys
+from grading_engine import sandbox
+try:
+    sandbox.prepare(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[1]) / "submission", hidden=[pathlib.Path("/usr/share")])
+    print("PREPARED")
+except sandbox.SandboxError as e:
+    print("REFUSED", e)
+"""
+
+
+@as_root
+def test_a_path_that_cannot_be_hidden_stops_the_grading(tmp_path):
+    """As root with Docker's capabilities (no CAP_SYS_ADMIN) and no bubblewrap, no mount namespace can cover a
+    held-back path: nothing is graded, and the message says what to do, rather than the kernel seeing it."""
+    (tmp_path / "submission").mkdir()
+    env = {**os.environ, box.BWRAP_ENV: ""}  # as where bubblewrap is missing or user namespaces are refused
+    caps = DOCKER_CAPABILITIES
+    run = subprocess.run(["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", "--", sys.executable, "-c", HIDES_A_PATH,
+                          str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "REFUSED /usr/share must be hidden from the notebook" in run.stdout, run.stdout + run.stderr
+    assert "Leave the package that holds it out of the grading image" in run.stdout
