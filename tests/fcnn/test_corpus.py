@@ -697,6 +697,8 @@ def test_the_added_description_cells_stay_inside_the_notebooks_budget(corpus):
     after = [c for c in cells[skipped[0] :] if c.metadata.get(EXPORT_KEY)]
     assert len(after) > 1 and after[-1].metadata[EXPORT_KEY] == LAST_EXPORT
     assert all(c in [cells[i] for i in skipped] for c in after[:-1]), "a description cell ran after the budget ran out"
+    # the last one runs after the budget, with its grace, to its end: not interrupted like the cell before it
+    assert not [o for o in after[-1].get("outputs", []) if o.get("output_type") == "error"], after[-1].outputs
 
 
 def test_nothing_secret_is_readable_from_the_notebook(corpus, heldout_seeds):
@@ -732,23 +734,32 @@ def test_a_forged_results_file_is_replaced_and_stays_replaced(corpus):
     assert heartbeat.read_text() == beat
 
 
-CHECK_MAY_DIFFER = {"redefines-model-after-check": "the model was replaced after its check cell ran"}
-"""Cases where the notebook's check rightly said something else: it checked another object."""
+CHECK_MAY_DIFFER = {"redefines-model-after-check": "q_regression"}
+"""Cases where the notebook's check rightly said something else, and for which question: it checked another object."""
+NO_CHECK_RUNS = {
+    "deletes-check-cells": "it deleted its check cells",
+    "infinite-loop-between-exercises": "the regression check comes after the loop, the classification one too",
+    "kernel-dies": "the kernel dies before the regression check",
+    "ignores-the-interrupt": "the loop it will not leave comes before the regression check",
+}
+"""Cases in which no check cell runs in the grading kernel, and why: declared, and asserted, rather than skipped."""
 
 
 @pytest.mark.parametrize("case_id", [cid for cid, case in CASES.items() if case.graded])
 def test_notebook_check_says_what_the_autograder_says(case_id, corpus):
     _, graded = corpus
     result = graded[case_id]
-    compared = 0
-    for question in ("q_regression", "q_classification"):
-        said = result.notebook_check_passed(question)
-        if said is None or case_id in CHECK_MAY_DIFFER:
-            continue  # the check cell never ran (deleted, or after a hang)
-        assert said == result.public_test_passed(question), f"{question}: the notebook's check said {said}"
-        compared += 1
-    if not compared:
-        pytest.skip("no check cell ran in this case (deleted, or after a hang or a dead kernel)")
+    said = {q: result.notebook_check_passed(q) for q in ("q_regression", "q_classification")}
+    if case_id in NO_CHECK_RUNS:
+        assert set(said.values()) == {None}, f"a check cell ran, though {NO_CHECK_RUNS[case_id]}: {said}"
+        return
+    ran = {q: passed for q, passed in said.items() if passed is not None}
+    assert ran, f"no check cell ran: declare the case in NO_CHECK_RUNS if that is what it does ({said})"
+    for question, passed in ran.items():
+        if CHECK_MAY_DIFFER.get(case_id) == question:  # the check passed the model the notebook then replaced
+            assert passed and not result.public_test_passed(question)
+        else:
+            assert passed == result.public_test_passed(question), f"{question}: the notebook's check said {passed}"
 
 
 REFUSED = ("PermissionError", "FileNotFoundError", "OSError")
