@@ -20,6 +20,7 @@ import nbformat
 import yaml
 
 from graded_networks.written_answers import BEGIN, END  # how otter marks a written Question in the student's notebook
+from grading_engine.submission import graded_notebook
 
 UNANSWERED = "_Type your answer here, replacing this text._"
 ANSWER_TAGS = {"otter_answer_cell", "otter_assign_solution_cell"}
@@ -64,7 +65,9 @@ def written_answers(submission: pathlib.Path) -> list[str] | None:
     try:
         if submission.suffix == ".zip":
             with zipfile.ZipFile(submission) as zf:
-                (name,) = [n for n in zf.namelist() if n.endswith(".ipynb") and "/" not in n]
+                name = graded_notebook([n for n in zf.namelist() if not n.endswith("/")])  # the one the grader grades
+                if name is None:
+                    return None
                 nb = nbformat.reads(zf.read(name).decode(), as_version=4)
         else:
             nb = nbformat.read(submission, as_version=4)

@@ -41,6 +41,14 @@ def _walk(top: pathlib.Path) -> list[pathlib.Path]:
     return found
 
 
+def graded_notebook(files: list[str]) -> str | None:
+    """Which of a submission's files (paths inside it, ``/``-separated) is the notebook graded: the one at the top, or
+    where none is at the top, the one inside a folder; checkpoints never. None when that is not exactly one."""
+    notebooks = [f for f in files if f.endswith(".ipynb") and CHECKPOINTS not in f.split("/")]
+    chosen = [f for f in notebooks if "/" not in f] or notebooks
+    return chosen[0] if len(chosen) == 1 else None
+
+
 def tidy(autograder_dir: pathlib.Path) -> list[str]:
     """Make ``autograder_dir/submission`` gradable as described above; return what was done, in sentences."""
     submission, support = autograder_dir / "submission", autograder_dir / "source" / "files"
@@ -51,13 +59,13 @@ def tidy(autograder_dir: pathlib.Path) -> list[str]:
         _remove(checkpoints)
         done.append(f"removed {checkpoints.relative_to(submission)}/")
     if not any(submission.glob("*.ipynb")):
-        nested = [p for p in _walk(submission) if p.suffix == ".ipynb" and p.is_file() and not p.is_symlink()]
-        if len(nested) == 1:
-            folder = nested[0].parent
-            for path in [nested[0], *(p for p in folder.glob("*.pdf") if not p.is_symlink())]:
+        files = [p.relative_to(submission).as_posix() for p in _walk(submission) if p.is_file() and not p.is_symlink()]
+        if (chosen := graded_notebook(files)) is not None:
+            folder = (submission / chosen).parent
+            for path in [submission / chosen, *(p for p in folder.glob("*.pdf") if not p.is_symlink())]:
                 if not (submission / path.name).exists():
                     path.rename(submission / path.name)
-            done.append(f"graded {nested[0].relative_to(submission)}, the one notebook in the submission")
+            done.append(f"graded {chosen}, the one notebook in the submission")
     notebooks = [nb for nb in submission.glob("*.ipynb") if nb.is_file() and not nb.is_symlink()]
     if len(notebooks) == 1 and _name_missing(notebooks[0], autograder_dir / "source" / "otter_config.json"):
         done.append(f"{notebooks[0].name} had no assignment name in its metadata: given this assignment's")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import pathlib
 
-from grading_engine.submission import tidy
+import pytest
+
+from grading_engine.submission import graded_notebook, tidy
 
 
 def _layout(root: pathlib.Path, files: dict[str, str], support: tuple[str, ...] = ("lesson", "README.md")) -> pathlib.Path:
@@ -62,3 +64,18 @@ def test_links_are_never_followed(tmp_path):
     (submission / "link").symlink_to(outside)
     tidy(tmp_path / "grading")
     assert (outside / ".ipynb_checkpoints").is_dir() and (outside / "b.ipynb").exists()  # untouched outside the folder
+
+
+@pytest.mark.parametrize(
+    "files, graded",
+    [
+        (["a.ipynb", "fcnn/b.ipynb"], "a.ipynb"),  # one at the top: that one, whatever folders hold
+        (["fcnn/a.ipynb", "fcnn/.ipynb_checkpoints/a-checkpoint.ipynb", "fcnn/tests/q.py"], "fcnn/a.ipynb"),
+        (["a.ipynb", "b.ipynb"], None),  # otter refuses two
+        (["x/a.ipynb", "y/b.ipynb"], None),
+        (["notes.txt"], None),
+    ],
+)
+def test_the_graded_notebook_is_chosen_by_one_rule(files, graded):
+    """The rule :func:`tidy` grades by, which ``make grade``'s pages of written answers read by too."""
+    assert graded_notebook(files) == graded

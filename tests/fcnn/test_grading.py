@@ -15,6 +15,10 @@ def test_solutions_notebook_gets_full_marks(kit, grade):
         # a pass reports the held-out numbers too, measured outside the student's kernel, once
         assert metric in graded.output(question) and graded.output(question).count("Band: just right.") == 1
         assert graded.results["extra_data"]["questions"][question]["band"] == "just right"
+        # the held-out verdict shows once grades are published (show_hidden), and nowhere a student sees before
+        assert graded.test(question)["visibility"] == "after_published"
+    shown_before = [t.get("output", "") for t in graded.results["tests"] if t.get("visibility") == "visible"]
+    assert not [text for text in [graded.results.get("output", ""), *shown_before] if "Band:" in text]
 
 
 def test_untouched_student_notebook_scores_zero_and_still_has_results(kit, grade):
@@ -86,19 +90,28 @@ def test_regrades_give_identical_scores_and_messages(kit, grade, tmp_path):
     assert {t["name"]: t.get("score") for t in first if t["name"].startswith("q_")} == {"q_regression": 5, "q_classification": 5}
 
 
-def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make_submission, tmp_path):
+def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make_submission, tmp_path, capsys, monkeypatch):
     """`make grade` on a folder, compared with single gradings of the same files made in this run (the tests
     above grade them first; this file runs in one worker, so they are reused, not graded again)."""
     import csv
     import shutil
+    import threading
+    import zipfile
 
+    import instructor.grade
     from instructor.assign import REPO
     from instructor.grade import main as grade_folder_cli
 
+    handed_in = tmp_path / "handed-in.zip"  # a zip of the whole handed-out folder, the solutions in it
+    with zipfile.ZipFile(handed_in, "w") as zf:
+        for path in sorted(kit.student_dir.rglob("*")):
+            if path.is_file():
+                zf.write(kit.solutions_notebook if path.name == "fcnn.ipynb" else path, f"fcnn/{path.relative_to(kit.student_dir)}")
     singles = {
         "solutions.ipynb": kit.solutions_notebook,
         "untouched.ipynb": kit.student_dir / "fcnn.ipynb",
         "linear_and_underfit.ipynb": make_submission(q_regression="linear_regressor", q_classification="underfit_classifier"),
+        "handed-in.zip": handed_in,
     }
     folder = tmp_path / "submissions"
     folder.mkdir()
@@ -107,9 +120,27 @@ def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make
     (folder / "corrupt.ipynb").write_text("{not json")
     (folder / "notes.txt").write_text("not a submission: ignored")
     out = tmp_path / "graded"
+    # --jobs: how many gradings run at once, counted around the real grading of each file
+    running, most, lock, grade_one = [0], [0], threading.Lock(), instructor.grade.grade_one
+
+    def counted(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return grade_one(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(instructor.grade, "grade_one", counted)
+    capsys.readouterr()
 
     # exit 1: the corrupt file got no grade (its row says why); every other file was graded
     assert grade_folder_cli([str(folder), "--assignment", "fcnn", "--out", str(out), "--jobs", "2", "--autograder", str(kit.autograder_zip)]) == 1
+    assert most[0] == 2, f"--jobs 2 ran {most[0]} at a time"
+    progress = capsys.readouterr().err
+    assert "grading: 100%" in progress and "5/5" in progress, progress[-2000:]  # the progress bar, to the last file
 
     rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert sorted(rows) == sorted([*singles, "corrupt.ipynb"])
@@ -139,7 +170,8 @@ def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make
     assert len(questions) == 10 and all(q.points > 0 for q in questions)
     for q in questions:
         page = (out / "manual" / f"{q.name}.md").read_text()
-        assert page.count(q.model_answer) == 2 and "*(not answered)*" in page, q.name  # the solutions' answer and the untouched one
+        # the model answer, the solutions' and the zipped folder's (its notebook inside a folder); the untouched one
+        assert page.count(q.model_answer) == 3 and "*(not answered)*" in page, q.name
         assert not [name for name in rows if name in page]
     # a TA fills in scores.csv; merging it adds to grades.csv and the report, without grading again
     key = {row["submission"]: row["id"] for row in csv.DictReader((out / "manual" / "key.csv").open())}
@@ -156,4 +188,4 @@ def test_make_grade_gives_each_file_what_grading_it_alone_gives(kit, grade, make
     written_total = sum(q.points for q in questions)
     assert float(merged["solutions.ipynb"]["score"]) == 10 + written_total == float(merged["solutions.ipynb"]["possible"])
     assert float(merged["untouched.ipynb"]["score"]) == 0 and float(merged["untouched.ipynb"][questions[0].name]) == 0
-    assert "scored by hand for 4 submissions" in (out / "report.md").read_text()
+    assert "scored by hand for 5 submissions" in (out / "report.md").read_text()
