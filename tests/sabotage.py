@@ -49,6 +49,8 @@ CORPUS = "tests/fcnn/test_corpus.py"
 FENCES = "tests/engine/test_fences.py"
 CROSS = "tests/fcnn/test_cross_grading.py"
 BUDGET = "tests/fcnn/test_gradescope_budget.py"
+SAFEGUARDS = "tests/engine/test_safeguards.py"
+NETWORKS = "tests/engine/test_networks.py"
 SABOTAGES = [
     Sabotage(
         "the kernel sees a package's copy of held-back data (the box does not cover Limits.hidden)",
@@ -326,6 +328,133 @@ SABOTAGES = [
         "a kernel that never answers at start-up ends the grading (no second kernel)",
         "engine/grading_engine/safeguards.py", "KERNEL_STARTS = 2", "KERNEL_STARTS = 1",
         ("tests/engine/test_safeguards.py::test_a_kernel_that_does_not_answer_at_start_is_replaced_and_the_notebook_runs",),
+    ),
+    # the guards of the second round of tests that can fail (issue #27), one entry each
+    Sabotage(
+        "the grading process does not adopt what the notebook orphans (no child subreaper): a double fork escapes the sweep",
+        "engine/grading_engine/processes.py",
+        "        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0", "        return False",
+        (f"{FENCES}::test_a_process_the_notebook_orphans_is_adopted_and_killed",),
+    ),
+    Sabotage(
+        "the grader's own files are graded from though they changed while the notebook ran (no fingerprint check)",
+        "engine/grading_engine/otter_plugins/held_out_grading.py", "        if _fingerprint(self._code) != self._fingerprint:", "        if False:",
+        (f"{SAFEGUARDS}::test_grader_files_changed_while_the_notebook_ran_grade_nothing",),
+    ),
+    Sabotage(
+        "a forged description file (not JSON) stops the grading instead of reading as no network",
+        "engine/grading_engine/otter_plugins/held_out_grading.py", "        except (ValueError, RecursionError):", "        except RecursionError:",
+        (f"{SAFEGUARDS}::test_a_forged_description_file_reads_as_no_network_and_never_stops_grading",),
+    ),
+    Sabotage(
+        "the kernel keeps root's capability bounding set",
+        "engine/grading_engine/box.py", '"--inh-caps=-all", "--bounding-set=-all", "--"]', '"--inh-caps=-all", "--"]',
+        (f"{FENCES}::test_the_kernel_user_can_never_regain_rights",),
+    ),
+    Sabotage(
+        "the sweep sends kill(-1) as whatever uid it is given, not only a kernel uid",
+        "engine/grading_engine/uids.py", "    if uid not in KERNEL_UIDS:", "    if False:",
+        (f"{FENCES}::test_the_sweep_refuses_any_uid_but_a_kernel_uid",),
+    ),
+    Sabotage(
+        "kernel uids are handed out from a lock folder that is not root's own",
+        "engine/grading_engine/uids.py",
+        "    if info.st_uid != 0 or info.st_mode & 0o077 or not locks.is_dir() or locks.is_symlink():", "    if False:",
+        (f"{FENCES}::test_kernel_uids_are_handed_out_only_from_roots_own_folder",),
+    ),
+    Sabotage(
+        "as root without setpriv the grading goes on (the kernel would keep root's rights)",
+        "engine/grading_engine/sandbox.py", "    if root and setpriv is None:", "    if False:",
+        (f"{FENCES}::test_as_root_without_setpriv_nothing_is_graded",),
+    ),
+    Sabotage(
+        "a path that must be hidden is left visible where neither a box nor a mount namespace can be made",
+        "engine/grading_engine/sandbox.py", "    if hidden and not sandbox.private_tmp:", "    if False:",
+        (f"{FENCES}::test_a_path_that_cannot_be_hidden_stops_the_grading",),
+    ),
+    Sabotage(
+        "the kernel may read its kernelspec (its grading's folders, uid and hidden paths)",
+        "engine/grading_engine/sandbox.py", "    specs.chmod(0o700)", "    pass",
+        (f"{FENCES}::test_the_kernel_keeps_no_input_history_and_cannot_read_its_kernelspec",),
+    ),
+    Sabotage(
+        "the kernel keeps its input history on disk",
+        "engine/grading_engine/sandbox.py", ', "--HistoryManager.enabled=False"]', "]",
+        (f"{FENCES}::test_the_kernel_keeps_no_input_history_and_cannot_read_its_kernelspec",),
+    ),
+    Sabotage(
+        "a results.json left from before the grading is taken for its results (no stale-results removal)",
+        "engine/grading_engine/results.py", "    results.unlink(missing_ok=True)\n    results.with_name(GRADED_DATA).unlink(missing_ok=True)\n",
+        "    pass\n",
+        ("tests/engine/test_startup.py::test_the_hook_writes_results_whatever_happens_in_the_entry_point_and_nothing_elsewhere",),
+    ),
+    Sabotage(
+        "a dead kernel ends the grading (DeadKernelError not survived)",
+        "engine/grading_engine/safeguards.py", "        except DeadKernelError:", "        except ZeroDivisionError:",
+        (f"{CORPUS}::test_corpus_case_gets_what_its_honest_work_earns[kernel-dies]",), ("kernel-dies",),
+    ),
+    Sabotage(
+        "the last description cell gets no grace after the notebook's budget",
+        "engine/grading_engine/safeguards.py", "            left = EXPORT_GRACE_S  # the last description", "            pass  #",
+        (f"{CORPUS}::test_the_added_description_cells_stay_inside_the_notebooks_budget",), ("slow-evaluation-everywhere",),
+    ),
+    Sabotage(
+        "a kernel that ignores the interrupt hangs the grading (no reply of the grader's own after the interrupt)",
+        "engine/grading_engine/safeguards.py",
+        '        self.error_on_timeout = {"ename": "TimeLimitExceeded", "evalue": "the notebook\'s time limit ran out"}', "        pass",
+        (f"{CORPUS}::test_corpus_case_gets_what_its_honest_work_earns[ignores-the-interrupt]",), ("ignores-the-interrupt",),
+        {"KIT_GRADE_TIMEOUT": "150"},
+    ),
+    Sabotage(
+        "a description's epoch count is trusted whatever it holds (negative, text, a float)",
+        "engine/graded_networks/networks.py",
+        "            if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:", "            if False:",
+        (f"{NETWORKS}::test_rebuild_refuses_anything_outside_the_allow_list",),
+    ),
+    Sabotage(
+        "a softmax over dimension 0 (across the samples) is evaluated",
+        "engine/graded_networks/operations.py", "    if dim % x.dim() == 0:", "    if False:",
+        (f"{NETWORKS}::test_what_is_not_a_fully_connected_network_is_refused_naming_the_operation",
+         f"{NETWORKS}::test_rebuild_refuses_anything_outside_the_allow_list"),
+    ),
+    Sabotage(
+        "batch normalisation with the batch's own statistics (training=True) is traced",
+        "engine/graded_networks/tracing.py", '    if op == "batch_norm" and named.pop("training", False):',
+        '    if op == "batch_norm" and named.pop("training", False) and False:',
+        (f"{NETWORKS}::test_what_is_not_a_fully_connected_network_is_refused_naming_the_operation",),
+    ),
+    Sabotage(
+        "the validation cell judges with other marks than the autograder (none: every network just right)",
+        "engine/graded_networks/verdict.py",
+        "        assessment = assess(exercise, network, *assess_args, sample=exercise.validation_sample)",
+        "        assessment = assess(__import__('dataclasses').replace(exercise, marks=()), network, *assess_args, "
+        "sample=exercise.validation_sample)",
+        ("tests/fcnn/test_fairness.py::test_validation_cell_says_the_autograders_band_when_both_measurements_agree",),
+    ),
+    Sabotage(
+        "make assign leaves autograder/NAME/ (the zip, its held-out seeds) readable by other users",
+        "instructor/assign.py", "        outputs.autograder_zip.parent.chmod(0o700)", "        pass",
+        ("tests/engine/test_scaffold.py::test_a_scaffolded_assignment_grades_its_solutions_to_full_marks",),
+    ),
+    Sabotage(
+        "a new assignment never publishes its held-out verdicts (show_hidden off)",
+        "instructor/new.py", "  show_hidden: true", "  show_hidden: false",
+        ("tests/engine/test_scaffold.py::test_a_scaffolded_assignment_grades_its_solutions_to_full_marks",),
+    ),
+    Sabotage(
+        "the fcnn master never publishes its held-out verdicts (show_hidden off)",
+        "assignments/fcnn/fcnn.ipynb", '    "  show_hidden: true\\n",', '    "  show_hidden: false\\n",',
+        ("tests/fcnn/test_grading.py::test_solutions_notebook_gets_full_marks",),
+    ),
+    Sabotage(
+        "make grade grades one file at a time whatever --jobs says",
+        "instructor/grade.py", "    with ThreadPoolExecutor(max_workers=jobs) as pool:", "    with ThreadPoolExecutor(max_workers=1) as pool:",
+        ("tests/fcnn/test_grading.py::test_make_grade_gives_each_file_what_grading_it_alone_gives",),
+    ),
+    Sabotage(
+        "make grade skips the .zip submissions in a folder",
+        "instructor/grade.py", 'SUBMISSION_SUFFIXES = {".ipynb", ".zip"}', 'SUBMISSION_SUFFIXES = {".ipynb"}',
+        ("tests/fcnn/test_grading.py::test_make_grade_gives_each_file_what_grading_it_alone_gives",),
     ),
 ]
 

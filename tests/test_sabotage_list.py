@@ -17,3 +17,19 @@ def test_every_sabotage_still_applies_to_the_code():
     sabotage = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))  # dataclasses look it up
     spec.loader.exec_module(sabotage)
     assert sabotage.SABOTAGES and not sabotage.stale(sabotage.SABOTAGES)
+
+
+def test_every_sabotage_names_tests_that_exist():
+    """A renamed test would make pytest exit with a usage error, which the run would not count as caught; caught here
+    in a moment instead."""
+    spec = importlib.util.spec_from_file_location("kit_sabotage", pathlib.Path(__file__).parent / "sabotage.py")
+    sabotage = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(sabotage)
+    repo = pathlib.Path(__file__).parent.parent
+    missing = []
+    for entry in sabotage.SABOTAGES:
+        for test in entry.tests:
+            path, _, name = test.partition("::")
+            if not (repo / path).is_file() or (name and f"def {name.split('[')[0]}(" not in (repo / path).read_text()):
+                missing.append(f"{entry.name}: {test}")
+    assert not missing, "\n".join(missing)

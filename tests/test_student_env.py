@@ -1,4 +1,5 @@
-"""Each handed-out folder stands alone: its one setup command gives a fresh environment that runs the notebook."""
+"""Each handed-out folder stands alone: its one setup command gives a fresh environment that runs the notebook: its
+first cells as handed out, then the solutions through every check and validation cell."""
 
 from __future__ import annotations
 
@@ -41,8 +42,22 @@ print(nb.cells[-1].outputs[0]["text"])
 """
 
 
+RUN_CHECKS = """
+import sys, nbformat, nbclient
+nb = nbformat.read(sys.argv[1], as_version=4)
+# what a student runs, less the demos (long trainings and animations; the autograder skips them too) and the export
+demo = lambda c: "otter_ignore" in c.metadata.get("tags", []) and "validate" not in c.source
+nb.cells = [c for c in nb.cells if c.cell_type == "code" and not demo(c) and "grader.export" not in c.source]
+nbclient.NotebookClient(nb, kernel_name="python3", timeout=600).execute()
+for cell in nb.cells:
+    if "grader.check(" in cell.source or "validate" in cell.source:
+        said = " ".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
+        print("CELL", cell.source.strip().splitlines()[-1], "SAID", " ".join(said.split()))
+"""
+
+
 @pytest.mark.parametrize("first", FIRST_CELLS, ids=lambda f: f.assignment)
-def test_a_fresh_environment_set_up_from_the_folder_alone_runs_the_first_cells(first, tmp_path):
+def test_a_fresh_environment_set_up_from_the_folder_alone_runs_the_notebook(first, tmp_path):
     kit = build(first.assignment, out_root=tmp_path / "kit", self_check=False)
     folder = shutil.copytree(kit.student_dir, tmp_path / first.assignment)
     venv = tmp_path / "venv"
@@ -63,3 +78,14 @@ def test_a_fresh_environment_set_up_from_the_folder_alone_runs_the_first_cells(f
     # the kernel is the new environment's, and the lesson's data were made (or loaded) there
     expected = f"KERNEL {venv} {first.expected}"
     assert ran.returncode == 0 and expected in ran.stdout, ran.stdout[-2000:] + ran.stderr[-3000:]
+
+    # the solutions in the handed-out folder's place: every public check passes and every validation cell says the
+    # hidden test would pass, in the student's environment, with the folder's own copy of the engine
+    shutil.copy(kit.solutions_notebook, folder / f"{first.assignment}.ipynb")
+    ran = subprocess.run([str(venv / "bin" / "python"), "-c", RUN_CHECKS, f"{first.assignment}.ipynb"],
+                         cwd=folder, capture_output=True, text=True, timeout=900)  # fmt: skip
+    said = [line for line in ran.stdout.splitlines() if line.startswith("CELL ")]
+    assert ran.returncode == 0 and said, ran.stdout[-2000:] + ran.stderr[-3000:]
+    checks, validations = [s for s in said if "grader.check(" in s], [s for s in said if "validate" in s]
+    assert checks and all("passed" in s and "❌" not in s for s in checks), "\n".join(checks)
+    assert validations and all("would pass the hidden test" in s for s in validations), "\n".join(validations)
