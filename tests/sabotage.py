@@ -487,10 +487,23 @@ def scratch_copy(sabotage: Sabotage | None) -> pathlib.Path:
     return root / "repo"
 
 
+REAPER = """
+import subprocess, sys
+from grading_engine import processes
+processes.adopt_orphans()
+code = subprocess.run(sys.argv[1:]).returncode
+processes.kill_descendants()
+sys.exit(code)
+"""
+"""Runs a sabotage's tests, then kills whatever they left: with a guard switched off (the kernel keeping root's
+rights, say) a grading's kernels outlive it, and no sweep of the grading's own would reach them."""
+
+
 def run_tests(sabotage: Sabotage | None, tests: tuple[str, ...], cases: tuple[str, ...], env: dict) -> Outcome:
     repo = scratch_copy(sabotage)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "engine")]), "KIT_CORPUS_CASES": ",".join(cases), **env}
-    command = [str(REPO / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *tests]
+    python = str(REPO / ".venv" / "bin" / "python")
+    command = [python, "-c", REAPER, python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *tests]
     started = time.monotonic()
     try:
         proc = subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, timeout=1200)
