@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from fcnn_lesson.data import lesson_data
-from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION, REGRESSION_CLOSE_IN_RANGE_MSE, REGRESSION_MAX_IN_RANGE_MSE
+from fcnn_lesson.exercises import CLASSIFICATION, REGRESSION
 from fcnn_lesson.grading import (
     VALIDATION_SEEDS,
     check_classifier,
@@ -189,7 +189,8 @@ def test_bands_follow_the_marks_and_the_message_names_the_band():
     early = nn.Sequential(nn.Linear(1, 32), nn.ReLU(), nn.Linear(32, 1))  # assignments/fcnn/fixtures/close_regressor.py
     train_regression_model(early, DATA.x_reg, DATA.y_reg, num_epochs=300, lr=0.01, optimizer="adam", reporting_interval=0)
     close = assess_regressor(early, 1)
-    assert REGRESSION_MAX_IN_RANGE_MSE < close.metrics["heldout_mse_in_range"] <= REGRESSION_CLOSE_IN_RANGE_MSE
+    # the calibrated marks, stated here rather than imported: grading with a moved mark must fail this test
+    assert 5.5 < close.metrics["heldout_mse_in_range"] <= 6.0
     assert close.band == "close" and not close.passed and "Band: close." in close.message
 
     torch.manual_seed(0)
