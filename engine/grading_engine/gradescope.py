@@ -30,15 +30,16 @@ ENGINE_IN_ZIP = pathlib.Path("source/files/engine")
 """Where the zip holds the engine's project, which the image installs (``autograder_files`` in the master)."""
 
 
-def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path) -> None:
+def lay_out(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path, metadata: dict | None = None) -> None:
     """Lay out ``root`` as Gradescope lays out ``/autograder`` for one submission.
 
     ``source/`` holds the unpacked autograder zip, ``submission/`` the file (a ``.zip`` is unpacked, as
-    Gradescope unpacks uploaded zips), ``results/`` is empty.
+    Gradescope unpacks uploaded zips), ``results/`` is empty; ``submission_metadata.json`` holds ``metadata`` (what
+    Gradescope says about the submission: a resubmission lists the earlier ones and their results).
     """
     for sub in ("source", "submission", "results"):
         (root / sub).mkdir(parents=True)
-    (root / "submission_metadata.json").write_text("{}")
+    (root / "submission_metadata.json").write_text(json.dumps(metadata or {}))
     with zipfile.ZipFile(autograder_zip) as z:
         z.extractall(root / "source")
     if submission.suffix == ".zip":
@@ -78,7 +79,8 @@ def grading_command(root: pathlib.Path) -> list[str]:
     return [sys.executable, "-c", RUN_INSTALLED, str(runner), str(root / ENGINE_IN_ZIP)]
 
 
-def grade_in(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path, timeout: float) -> tuple[dict | None, str]:
+def grade_in(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathlib.Path, timeout: float,
+             metadata: dict | None = None) -> tuple[dict | None, str]:  # fmt: skip
     """Grade one submission in ``root`` (a new folder) exactly as Gradescope would: :func:`lay_out`, then the
     zip's own ``run_otter.py`` in a process of its own.
 
@@ -89,7 +91,7 @@ def grade_in(root: pathlib.Path, autograder_zip: pathlib.Path, submission: pathl
     Raises:
         subprocess.TimeoutExpired: grading ran past ``timeout`` seconds (it is stopped).
     """
-    lay_out(root, autograder_zip.resolve(), submission.resolve())
+    lay_out(root, autograder_zip.resolve(), submission.resolve(), metadata)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # Gradescope's grader has none
     log = root / "grading.log"  # on disk, not in memory: what a grading prints is bounded only by the disk
     with open(log, "wb") as out:

@@ -111,3 +111,24 @@ def test_a_real_arrival_gets_the_score_its_work_earns(case, arrivals):
         assert f"Received submission for assignment 'digits' (this is assignment '{ASSIGNMENT}')" in shown, shown
     if case == "the whole handed-out folder zipped":
         assert "replaced the submission's own graded_networks" in graded.log
+
+
+RESUBMISSION = {
+    "id": 2002, "created_at": "2026-12-06T10:00:00.000000-08:00", "users": [{"email": "student@example.edu", "id": 7, "name": "A Student"}],
+    "assignment": {"id": 11, "title": "fcnn", "total_points": "10.0"}, "submission_method": "upload",
+    "previous_submissions": [{"submission_time": "2026-12-05T10:00:00.000000-08:00", "score": 10.0,
+                              "results": {"score": 10.0, "tests": [{"name": "q_regression", "score": 5, "max_score": 5}]}}],
+}  # fmt: skip
+"""Gradescope's ``submission_metadata.json`` for a second submission, the first of which scored full marks."""
+
+
+def test_a_resubmission_gets_what_the_new_notebook_earns_not_the_last(kit, tmp_path):
+    """A student who resubmits the untouched notebook after a full score gets what it earns (0): nothing of an earlier
+    submission carries over, and the metadata Gradescope adds does not stop the grading."""
+    from grading_engine.gradescope import grade_in
+
+    results, log = grade_in(tmp_path / "autograder", kit.autograder_zip, kit.student_dir / f"{ASSIGNMENT}.ipynb", 900, RESUBMISSION)
+    assert results is not None, log[-3000:]
+    scores = {t["name"]: t.get("score") for t in results["tests"] if t["name"] in QUESTIONS}
+    assert scores == {"q_regression": 0, "q_classification": 0} and results.get("score", 0) == 0, (results, log[-3000:])
+    assert "is still the placeholder `...`" in "".join(t.get("output", "") for t in results["tests"])
