@@ -1,7 +1,8 @@
 """A submission as students really hand it in, made into what otter grades: one notebook, the course's own code.
 
 Students upload the zip ``grader.export()`` writes, but also the whole handed-out folder zipped (with their own copy
-of the lesson package and of ``graded_networks/``), a folder inside the zip, JupyterLab's ``.ipynb_checkpoints/``.
+of the lesson package and of ``graded_networks/``), a folder inside the zip, JupyterLab's ``.ipynb_checkpoints/``, a
+Mac's ``__MACOSX/`` resource forks.
 Otter copies the autograder's support files into the submission only where no folder of that name exists, so the
 kernel would import the student's copies. Before otter runs (the engine's startup hook), :func:`tidy` therefore:
 
@@ -22,6 +23,7 @@ import pathlib
 import shutil
 
 CHECKPOINTS = ".ipynb_checkpoints"
+MAC_FORKS = "__MACOSX"
 MAX_NOTEBOOK_BYTES = 32 * 2**20
 """Larger notebooks (embedded outputs) are left as they are: parsing them here would cost the grader's memory."""
 
@@ -43,8 +45,10 @@ def _walk(top: pathlib.Path) -> list[pathlib.Path]:
 
 def graded_notebook(files: list[str]) -> str | None:
     """Which of a submission's files (paths inside it, ``/``-separated) is the notebook graded: the one at the top, or
-    where none is at the top, the one inside a folder; checkpoints never. None when that is not exactly one."""
-    notebooks = [f for f in files if f.endswith(".ipynb") and CHECKPOINTS not in f.split("/")]
+    where none is at the top, the one inside a folder; never a checkpoint, nor the resource-fork copy (``._NAME``
+    under ``__MACOSX/``) that a Mac's Compress adds beside each file. None when that is not exactly one."""
+    notebooks = [f for f in files if f.endswith(".ipynb") and not {CHECKPOINTS, MAC_FORKS} & set(f.split("/"))
+                 and not f.rsplit("/", 1)[-1].startswith("._")]  # fmt: skip
     chosen = [f for f in notebooks if "/" not in f] or notebooks
     return chosen[0] if len(chosen) == 1 else None
 

@@ -74,6 +74,7 @@ def test_links_are_never_followed(tmp_path):
         (["a.ipynb", "b.ipynb"], None),  # otter refuses two
         (["x/a.ipynb", "y/b.ipynb"], None),
         (["notes.txt"], None),
+        (["fcnn/fcnn.ipynb", "__MACOSX/fcnn/._fcnn.ipynb", "fcnn/._fcnn.ipynb"], "fcnn/fcnn.ipynb"),  # a Mac's Compress
     ],
 )
 def test_the_graded_notebook_is_chosen_by_one_rule(files, graded):

@@ -53,6 +53,10 @@ def _cases(kit, folder: pathlib.Path) -> dict[str, tuple[pathlib.Path, int]]:
         FULL,
     )
     cases["a folder inside the zip"] = (_zip(folder / "nested.zip", {f"my-work/{ASSIGNMENT}.ipynb": ours}), FULL)
+    # Finder's Compress: the folder, and a resource-fork copy of each file under __MACOSX/ (not a notebook at all)
+    fork = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "
+    mac = {f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb": ours, f"__MACOSX/{ASSIGNMENT}/._{ASSIGNMENT}.ipynb": fork}
+    cases["a folder zipped on a Mac (__MACOSX)"] = (_zip(folder / "mac.zip", mac), FULL)
 
     no_name = copy.deepcopy(solutions)
     no_name.metadata.pop("otter", None)
@@ -97,7 +101,8 @@ def arrivals(kit, grade, tmp_path_factory):
     return {name: (result, expected) for (name, (_, expected)), result in zip(cases.items(), graded)}
 
 
-CASES = ["the whole handed-out folder zipped", "with JupyterLab's checkpoints", "a folder inside the zip", "no otter metadata",
+CASES = ["the whole handed-out folder zipped", "with JupyterLab's checkpoints", "a folder inside the zip",
+         "a folder zipped on a Mac (__MACOSX)", "no otter metadata",
          "nbformat 4.4, no cell ids", "non-ASCII code and answers", "40 MB of saved output", "another assignment's notebook"]  # fmt: skip
 
 
