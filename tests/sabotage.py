@@ -456,6 +456,12 @@ SABOTAGES = [
         "instructor/grade.py", 'SUBMISSION_SUFFIXES = {".ipynb", ".zip"}', 'SUBMISSION_SUFFIXES = {".ipynb"}',
         ("tests/fcnn/test_grading.py::test_make_grade_gives_each_file_what_grading_it_alone_gives",),
     ),
+    Sabotage(
+        "a hidden path is covered at its real path only, not where a linked Python environment shows it too",
+        "engine/grading_engine/box.py",
+        "    for path in dict.fromkeys(shown for real in hidden for shown in shown_at(real, bound)):", "    for path in hidden:",
+        (f"{FENCES}::test_a_hidden_path_stays_hidden_where_the_python_environment_is_reached_through_a_link",),
+    ),
 ]
 
 

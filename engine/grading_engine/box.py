@@ -63,6 +63,18 @@ def package_paths(hidden: tuple[str, ...]) -> list[pathlib.Path]:
     return list(dict.fromkeys(found))
 
 
+def shown_at(path: pathlib.Path, bound: list[pathlib.Path]) -> list[pathlib.Path]:
+    """Every path at which the box shows ``path`` (a resolved one): itself, and its place under each bound folder
+    that is a link to a folder above it (a virtual environment reached through a link). Each is bound from outside
+    the box, so covering one leaves the others showing."""
+    shown = [path]
+    for alias in bound:
+        real = alias.resolve()
+        if real != alias and (real == path or real in path.parents):
+            shown.append(alias / path.relative_to(real))
+    return shown
+
+
 def bubblewrap() -> str | None:
     """The bubblewrap to box kernels in: :data:`BWRAP_ENV` if set (empty: none), else ``bwrap`` on the PATH."""
     chosen = os.environ.get(BWRAP_ENV)
@@ -84,11 +96,11 @@ def box_command(bwrap: str, sandbox: Sandbox, workdir: pathlib.Path, hidden: lis
     for name, path in (("tmp", "/tmp"), ("var-tmp", "/var/tmp")):  # on disk: a full /tmp must not eat memory
         args += ["--bind", str(sandbox.scratch / name), path]
     # after the temporary folders, which would cover a Python environment (or a grading folder) made under /tmp
-    for path in python_paths():
-        if not any(path == pathlib.Path(s) or pathlib.Path(s) in path.parents for s in SYSTEM):
-            args += ["--ro-bind", str(path), str(path)]
+    bound = [p for p in python_paths() if not any(p == pathlib.Path(s) or pathlib.Path(s) in p.parents for s in SYSTEM)]
+    for path in bound:
+        args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(sandbox.folder), str(sandbox.folder), "--bind", str(workdir), str(workdir)]
-    for path in hidden:
+    for path in dict.fromkeys(shown for real in hidden for shown in shown_at(real, bound)):
         if path.is_dir():
             args += ["--size", "4096", "--tmpfs", str(path), "--remount-ro", str(path)]
         else:

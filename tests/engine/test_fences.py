@@ -8,6 +8,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -217,3 +218,37 @@ def test_a_path_that_cannot_be_hidden_stops_the_grading(tmp_path):
                           str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert "REFUSED /usr/share must be hidden from the notebook" in run.stdout, run.stdout + run.stderr
     assert "Leave the package that holds it out of the grading image" in run.stdout
+
+
+LOOKS_THROUGH_A_LINK = """
+import pathlib, subprocess, sys
+from grading_engine import box, sandbox
+fenced = sandbox.Sandbox(pathlib.Path(sys.argv[1]))
+for folder in (fenced.scratch / "tmp", fenced.scratch / "var-tmp"):
+    folder.mkdir(parents=True)
+(hidden,) = box.package_paths(("sklearn/datasets/data",))
+seen = pathlib.Path(sys.prefix) / hidden.relative_to(pathlib.Path(sys.prefix).resolve())
+command = box.box_command(box.bubblewrap(), fenced, fenced.folder, [hidden])
+run = subprocess.run([*command, "--", "find", str(hidden), str(seen), "-mindepth", "1"], capture_output=True, text=True)
+print(run.returncode, seen != hidden, len(run.stdout.split()), run.stderr)
+"""
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="no bubblewrap here")
+def test_a_hidden_path_stays_hidden_where_the_python_environment_is_reached_through_a_link(tmp_path):
+    """A virtual environment reached through a link (a clone whose .venv links to another) is bound into the box at
+    the link's path too: a package's held-back data must be covered there as well as at its real path. (Found by
+    make sabotage's baseline, run from a clone with a linked .venv: the digits searcher found scikit-learn's copy.)"""
+    pytest.importorskip("sklearn")
+    link = pathlib.Path(tempfile.mkdtemp(prefix="kit-linked-venv-"))  # under /tmp, as a clone's would be
+    try:
+        (link / ".venv").symlink_to(pathlib.Path(sys.prefix).resolve())
+        (tmp_path / "grading").mkdir()
+        run = subprocess.run([str(link / ".venv" / "bin" / "python"), "-c", LOOKS_THROUGH_A_LINK, str(tmp_path / "grading")],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        code, linked, entries, said = run.stdout.split(" ", 3)
+        if code != "0" and "namespace" in said.lower():
+            pytest.skip(f"bubblewrap cannot make a box here: {said.strip()}")
+        assert (code, linked, entries) == ("0", "True", "0"), run.stdout + run.stderr
+    finally:
+        shutil.rmtree(link)
