@@ -147,8 +147,8 @@ def test_the_kernel_keeps_no_input_history_and_cannot_read_its_kernelspec(tmp_pa
         client.start_channels()
         try:
             client.wait_for_ready(timeout=60)
-            hook = lambda msg: said.append(msg["content"].get("text", ""))  # noqa: E731
-            client.execute_interactive(READS_ITS_KERNELSPEC.format(spec=str(spec)), timeout=60, output_hook=hook)
+            client.execute_interactive(READS_ITS_KERNELSPEC.format(spec=str(spec)), timeout=60,
+                                       output_hook=lambda msg: said.append(msg["content"].get("text", "")))  # fmt: skip
         finally:
             client.stop_channels()
             km.shutdown_kernel(now=True)
