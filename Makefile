@@ -24,7 +24,7 @@ help:
 	@echo "make bench A=NAME      time and measure building, grading and running the notebook (about 5 minutes)"
 	@echo "make calibrate A=NAME  run the assignment's calibration (fcnn: a zoo of 3,000 models, about 9 minutes)"
 	@echo "make lint              ruff, with the configuration in pyproject.toml"
-	@echo "make sabotage          switch off each guard in turn and check that a test catches it (about 25 minutes)"
+	@echo "make sabotage          switch off each guard in turn and check that a test catches it (about 30 minutes)"
 	@echo "make install           create $(VENV) and install the pinned dependencies"
 	@echo "make clean             remove the virtualenv and build leftovers (not the committed student notebooks)"
 
