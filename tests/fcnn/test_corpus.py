@@ -154,8 +154,9 @@ import json, subprocess
 forged = json.dumps({"score": 100, "tests": [{"name": "q_regression", "score": 5, "max_score": 5}]})
 # after the grader has written its own, from a process that outlives the kernel
 subprocess.Popen(["bash", "-c", f"sleep 3; echo '{forged}' > ../results/results.json"], start_new_session=True)
-# and one that beats a heartbeat into the notebook's folder for as long as it lives
-subprocess.Popen(["bash", "-c", "while true; do date +%s%N > heartbeat; sleep 0.2; done"], start_new_session=True)
+# and one that beats a heartbeat into the notebook's folder for as long as it lives (appended: a beat that truncated
+# the file could be killed between emptying it and writing, and leave it empty)
+subprocess.Popen(["bash", "-c", "while true; do date +%s%N >> heartbeat; sleep 0.2; done"], start_new_session=True)
 # and right now
 open("../results/results.json", "w").write(forged)
 """
