@@ -11,20 +11,23 @@ import pathlib
 import sys
 
 
-def test_every_sabotage_still_applies_to_the_code():
-    path = pathlib.Path(__file__).parent / "sabotage.py"
-    spec = importlib.util.spec_from_file_location("kit_sabotage", path)
+def _sabotage_list():
+    """``tests/sabotage.py``, loaded as a module (it is a script, not a package's)."""
+    spec = importlib.util.spec_from_file_location("kit_sabotage", pathlib.Path(__file__).parent / "sabotage.py")
     sabotage = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))  # dataclasses look it up
     spec.loader.exec_module(sabotage)
+    return sabotage
+
+
+def test_every_sabotage_still_applies_to_the_code():
+    sabotage = _sabotage_list()
     assert sabotage.SABOTAGES and not sabotage.stale(sabotage.SABOTAGES)
 
 
 def test_every_sabotage_names_tests_that_exist():
     """A renamed test would make pytest exit with a usage error, which the run would not count as caught; caught here
     in a moment instead."""
-    spec = importlib.util.spec_from_file_location("kit_sabotage", pathlib.Path(__file__).parent / "sabotage.py")
-    sabotage = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(sabotage)
+    sabotage = _sabotage_list()
     repo = pathlib.Path(__file__).parent.parent
     missing = []
     for entry in sabotage.SABOTAGES:

@@ -26,7 +26,6 @@ MAX_DESCRIPTION_VALUES = 200_000
 """Descriptions with more JSON values than this are not parsed (see ``graded_networks.networks.MAX_NODES``)."""
 
 
-
 def _check_points(question: str, exercise: GradedExercise, test_file) -> None:
     """Fail closed when the master's test configs give other points than the exercise: otter needs them in the
     master, the rules the notebook prints state the exercise's, and the two must not drift apart."""
